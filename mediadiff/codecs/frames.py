@@ -1,0 +1,89 @@
+"""Frame VAE decoding in chunks, and video files (MP4 H.264, GIF, PNG folder) through imageio-ffmpeg."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import torch
+
+from .atomic import atomic_output
+from .metadata import settings_json
+
+
+def vae_factor(vae) -> int:
+    """Spatial downsampling of an AutoencoderKL: 2 per level after the first."""
+    return 2 ** (len(vae.config.block_out_channels) - 1)
+
+
+@torch.no_grad()
+def decode_video(vae, latents: torch.Tensor, chunk_size: int = 8) -> np.ndarray:
+    """Latents (B, C, F, h, w) -> frames (B, F, H, W, 3) float32 in [0, 1], decoded `chunk_size` frames at a time."""
+    b, c, f, h, w = latents.shape
+    flat = (latents / vae.config.scaling_factor).permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)  # (B*F, C, h, w)
+    dtype = next(vae.parameters()).dtype
+    frames = None
+    for start in range(0, b * f, chunk_size):
+        # Each chunk goes to host memory at once so device memory stays flat as the frame count grows.
+        image = vae.decode(flat[start:start + chunk_size].to(dtype)).sample  # (n, 3, H, W) in [-1, 1]
+        image = (image.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()  # (n, H, W, 3)
+        if frames is None:
+            frames = np.empty((b * f, *image.shape[1:]), dtype=np.float32)
+        frames[start:start + len(image)] = image
+    return frames.reshape(b, f, *frames.shape[1:])  # (B, F, H, W, 3)
+
+
+def to_uint8(frames: np.ndarray) -> np.ndarray:
+    """Float frames in [0, 1] -> uint8, rounded."""
+    return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+
+
+def _ffmpeg_write(path: Path, frames: np.ndarray, fps: int, codec: str, pix_fmt: str, extra: list[str]) -> None:
+    """Stream uint8 frames (F, H, W, 3) into ffmpeg."""
+    f, h, w, _ = frames.shape
+    writer = imageio_ffmpeg.write_frames(
+        str(path), (w, h), fps=fps, codec=codec, pix_fmt_in="rgb24", pix_fmt_out=pix_fmt,
+        macro_block_size=1,  # never let ffmpeg resize: sizes were validated to even multiples
+        ffmpeg_log_level="error", output_params=extra,
+    )
+    writer.send(None)
+    try:
+        for frame in frames:
+            writer.send(np.ascontiguousarray(frame))
+    finally:
+        writer.close()
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: int, settings: dict | None = None) -> Path:
+    """Write uint8 frames (F, H, W, 3) to .mp4 (H.264 yuv420p), .gif, or a folder of PNGs; atomically."""
+    path = Path(path)
+    meta = ["-metadata", f"comment={settings_json(settings)}"] if settings else []
+    suffix = path.suffix.lower()
+    with atomic_output(path) as tmp:
+        if suffix == ".mp4":
+            # -bitexact keeps encoder version strings out, so equal frames give equal files.
+            _ffmpeg_write(tmp, frames, fps, "libx264", "yuv420p",
+                          ["-crf", "18", "-preset", "medium", "-movflags", "+faststart", "-fflags", "+bitexact",
+                           "-threads", "1", *meta])
+        elif suffix == ".gif":
+            _ffmpeg_write(tmp, frames, fps, "gif", "rgb8", ["-fflags", "+bitexact", *meta])
+        else:
+            tmp.mkdir()
+            _ffmpeg_write(tmp / "frame_%04d.png", frames, fps, "png", "rgb24", ["-f", "image2"])
+    return path
+
+
+def read_video(path: str | Path) -> tuple[np.ndarray, float]:
+    """Decode a video file back to uint8 frames (F, H, W, 3) and its fps (for tests and evaluation)."""
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    w, h = meta["size"]
+    frames = [np.frombuffer(buf, np.uint8).reshape(h, w, 3) for buf in reader]
+    return np.stack(frames), float(meta["fps"])
+
+
+def frame_strip(frames: np.ndarray, count: int = 8) -> np.ndarray:
+    """`count` evenly spaced frames side by side: (H, count*W, 3), for previews and model cards."""
+    idx = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)
+    return np.concatenate(list(frames[idx]), axis=1)

@@ -1,0 +1,25 @@
+"""Seeds and initial latents: drawn on the CPU so one seed gives one output on any device."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+from diffusers.utils.torch_utils import randn_tensor
+
+MAX_SEED = 2**32 - 1
+
+
+def make_generator(seed: int | torch.Generator | None) -> tuple[torch.Generator, int | None]:
+    """A CPU generator from an int seed (a fresh random seed when None), and the seed used."""
+    if isinstance(seed, torch.Generator):
+        return seed, None
+    if seed is None:
+        seed = random.SystemRandom().randint(0, MAX_SEED)
+    return torch.Generator("cpu").manual_seed(int(seed)), int(seed)
+
+
+def initial_latents(shape: tuple[int, ...], generator: torch.Generator, device, dtype, init_sigma: float) -> torch.Tensor:
+    """Gaussian latents scaled by the scheduler's initial sigma (Ho et al. 2020, eq. 4)."""
+    latents = randn_tensor(shape, generator=generator, device=torch.device(device), dtype=dtype)
+    return latents * init_sigma

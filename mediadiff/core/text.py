@@ -1,0 +1,62 @@
+"""Text encoders chosen by the checkpoint (CLIP, CLAP, BERT/MiniLM), with a per-prompt embedding cache."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+
+# Encoders whose pooled, L2-normalised projection conditions the model (AudioLDM's CLAP); the rest give tokens.
+POOLED_ENCODERS = {"ClapTextModelWithProjection"}
+
+
+class TextEncoder:
+    """Prompts -> embeddings for one tokenizer/encoder pair; caches by prompt for long-running processes."""
+
+    def __init__(self, tokenizer, model, max_length: int | None = None, cache_size: int = 256):
+        self.tokenizer, self.model = tokenizer, model
+        self.max_length = int(max_length or tokenizer.model_max_length)
+        self.pooled = type(model).__name__ in POOLED_ENCODERS
+        self._cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self.cache_size = cache_size
+
+    def _uses_mask(self) -> bool:
+        # CLIP was trained without a mask (its config says so); BERT and CLAP need one.
+        if type(self.model).__name__.startswith("CLIP"):
+            return bool(getattr(self.model.config, "use_attention_mask", False))
+        return True
+
+    @torch.no_grad()
+    def _encode_uncached(self, prompts: list[str]) -> torch.Tensor:
+        """Tokenize to the fixed length and run the encoder: (B, L, D) tokens or (B, D) pooled."""
+        tokens = self.tokenizer(
+            prompts, padding="max_length", max_length=self.max_length, truncation=True, return_tensors="pt"
+        )
+        device = self.model.device
+        mask = tokens.attention_mask.to(device) if self._uses_mask() else None
+        out = self.model(tokens.input_ids.to(device), attention_mask=mask)
+        if self.pooled:
+            return F.normalize(out.text_embeds, dim=-1)  # (B, D)
+        return out[0]  # (B, L, D)
+
+    def encode(self, prompts: list[str]) -> torch.Tensor:
+        """Embeddings for `prompts`, taken from the cache where seen before."""
+        key_base = (str(self.model.device), self.model.dtype)
+        missing = [p for p in dict.fromkeys(prompts) if (key_base, p) not in self._cache]
+        if missing:
+            for p, emb in zip(missing, self._encode_uncached(missing)):
+                self._cache[(key_base, p)] = emb
+        rows = []
+        for p in prompts:
+            self._cache.move_to_end((key_base, p))
+            rows.append(self._cache[(key_base, p)])
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return torch.stack(rows)
+
+    def encode_for_guidance(self, prompts: list[str], negative: list[str], guided: bool) -> torch.Tensor:
+        """(negative, positive) stacked when guided, the positive alone otherwise."""
+        if not guided:
+            return self.encode(prompts)
+        return torch.cat([self.encode(negative), self.encode(prompts)])

@@ -1,0 +1,1 @@
+"""Evaluation: analysers that measure generated media against their prompts."""

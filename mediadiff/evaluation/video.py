@@ -1,0 +1,355 @@
+"""Analysers that measure decoded video clips of the `shapes` world.
+
+They read pixels (uint8 (F, H, W, 3)), never latents, so the same code scores
+ground-truth renders and generated clips. Every public function accepts the raw
+frames; `analyse` computes the shared intermediate state once.
+
+Thresholds (all documented next to their constants):
+- object pixels: RGB distance from the background above max(48, half the object's
+  typical distance), largest 4-connected component per frame;
+- shape: from blur-invariant symmetry moments of the soft object mask (see
+  `shape_class`); the bounding-box fill ratio (circle pi/4, square 1, triangle 1/2)
+  is reported alongside as a readable raw measurement;
+- motion: area ratio (last/first) beyond 1.5x either way, or centroid displacement
+  beyond 12% of the frame side; whichever exceeds its threshold by more wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mediadiff.worlds.shapes import COLOURS, ShapeSpec
+
+# Floor on the object/background RGB distance: Gaussian noise of sigma 10 gives
+# background distances of ~16 on average and essentially never above 48, while the
+# least contrasting palette pair (purple on gray) is ~120 apart.
+_MIN_CONTRAST = 48.0
+# Object pixels must be at least this fraction of the object's typical contrast,
+# i.e. half covered for an antialiased edge.
+_REL_CONTRAST = 0.5
+# Normalised third-order moment |(c30, c21)| / r2^1.5: 0 for any centrally symmetric
+# shape (circle, square), ~0.79 for the world's triangle, >= 0.55 after blur + noise.
+_TRIANGLE_MIN_ODD = 0.35
+# Normalised four-fold moment |c40| / r2^2: 0 for a circle, 0.6 for a square (at any
+# rotation), <= 0.1 for circles and >= 0.45 for squares after blur + noise.
+_SQUARE_MIN_FOURFOLD = 0.3
+# Area ratio beyond which the object is growing (or below 1/x shrinking); renders
+# change area by >= 2x, translations keep it at ~1.
+_SCALE_THRESHOLD = 1.5
+# Centroid displacement (fraction of frame side) beyond which the object moves;
+# renders travel >= 28% of the frame, still objects 0%.
+_MOVE_THRESHOLD = 0.12
+# Frames averaged (median) at each end of the clip for robust start/end values.
+_END_FRAMES = 3
+# Frames whose area is below this fraction of the clip maximum are too small to
+# judge the shape reliably at 64x64.
+_MIN_SHAPE_AREA_FRAC = 0.3
+
+_NAMES = tuple(COLOURS)
+_PALETTE = np.asarray([COLOURS[n] for n in _NAMES], dtype=np.float32)  # (K, 3)
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """Per-clip intermediate measurements shared by the analysers."""
+
+    background: np.ndarray  # (3,) float32
+    mask: np.ndarray  # (F, H, W) bool, largest component per frame
+    rgb: np.ndarray  # (3,) float32 robust object colour, nan if no object
+    alpha: np.ndarray  # (F, H, W) float32 soft coverage in [0, 1], 0 off-object
+
+
+def background_colour(frames: np.ndarray) -> np.ndarray:
+    """Background RGB (3,) as the median of all border pixels over all frames."""
+    f = frames.astype(np.float32)  # (F, H, W, 3)
+    border = np.concatenate(
+        [f[:, 0].reshape(-1, 3), f[:, -1].reshape(-1, 3), f[:, :, 0].reshape(-1, 3), f[:, :, -1].reshape(-1, 3)]
+    )  # (4 * F * side, 3)
+    return np.median(border, axis=0).astype(np.float32)
+
+
+def _squared_distance(diff: np.ndarray) -> np.ndarray:
+    """Squared RGB distance from the background, (F, H, W), given pixel - background."""
+    return np.einsum("fhwc,fhwc->fhw", diff, diff)  # (F, H, W)
+
+
+def _threshold(dist2: np.ndarray) -> float:
+    """Squared object threshold: half the object's typical contrast, never below the floor."""
+    strong = dist2[dist2 > _MIN_CONTRAST**2]
+    if strong.size == 0:
+        return _MIN_CONTRAST**2
+    typical = float(np.sqrt(np.percentile(strong, 90)))
+    return max(_MIN_CONTRAST, _REL_CONTRAST * typical) ** 2
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    """Keep the largest 4-connected component of each frame's mask, (F, H, W)."""
+    rows = np.flatnonzero(mask.any(axis=(0, 2)))
+    cols = np.flatnonzero(mask.any(axis=(0, 1)))
+    if rows.size == 0:
+        return mask.copy()
+    # Labelling only the union bounding box is much cheaper for small objects.
+    crop = (slice(None), slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    out = np.zeros_like(mask)
+    out[crop] = _largest_component_dense(np.ascontiguousarray(mask[crop]))
+    return out
+
+
+def _largest_component_dense(mask: np.ndarray) -> np.ndarray:
+    """Largest 4-connected component per frame of a (F, h, w) mask by label propagation."""
+    n = mask.size
+    labels = np.where(mask, np.arange(n, dtype=np.int32).reshape(mask.shape), n).astype(np.int32)  # (F, h, w)
+    while True:
+        low = labels.copy()
+        np.minimum(low[:, 1:], labels[:, :-1], out=low[:, 1:])
+        np.minimum(low[:, :-1], labels[:, 1:], out=low[:, :-1])
+        np.minimum(low[:, :, 1:], labels[:, :, :-1], out=low[:, :, 1:])
+        np.minimum(low[:, :, :-1], labels[:, :, 1:], out=low[:, :, :-1])
+        low = np.where(mask, low, n)
+        # Pointer jumping: a pixel adopts its label's label, so labels spread in
+        # O(log diameter) rounds instead of one pixel per round.
+        table = np.append(low.ravel(), np.int32(n))  # (n + 1,)
+        low = table[table[low]]
+        if np.array_equal(low, labels):
+            break
+        labels = low
+    f = mask.shape[0]
+    counts = np.bincount(labels[mask], minlength=n).reshape(f, -1)  # (F, H*W)
+    best = counts.argmax(axis=1) + np.arange(f) * counts.shape[1]  # (F,)
+    return mask & (labels == best[:, None, None])
+
+
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    """One-pixel 8-neighbourhood dilation of a (F, H, W) mask."""
+    out = mask.copy()
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    grown = out.copy()
+    grown[:, :, 1:] |= out[:, :, :-1]
+    grown[:, :, :-1] |= out[:, :, 1:]
+    return grown
+
+
+def _scene(frames: np.ndarray) -> _Scene:
+    """Compute background, object mask, colour and soft coverage once per clip."""
+    frames = _check_frames(frames)
+    bg = background_colour(frames)
+    diff = frames.astype(np.float32) - bg  # (F, H, W, 3)
+    dist2 = _squared_distance(diff)  # (F, H, W)
+    mask = _largest_component(dist2 > _threshold(dist2))  # (F, H, W)
+    if not mask.any():
+        return _Scene(bg, mask, np.full(3, np.nan, np.float32), np.zeros(mask.shape, np.float32))
+    # Core pixels (upper half of contrast) avoid edge pixels blended with the background.
+    core = mask & (dist2 >= np.median(dist2[mask]))
+    rgb = bg + np.median(diff[core], axis=0)  # (3,)
+    axis = rgb - bg  # (3,)
+    # Projection onto the background->object axis is unbiased under noise, unlike distance.
+    proj = diff @ (axis / max(float(axis @ axis), 1e-6))  # (F, H, W)
+    alpha = np.where(_dilate(mask), np.clip(proj, 0.0, 1.0), 0.0).astype(np.float32)  # (F, H, W)
+    return _Scene(bg, mask, rgb.astype(np.float32), alpha)
+
+
+def _check_frames(frames: np.ndarray) -> np.ndarray:
+    """Validate a (F, H, W, 3) clip; ValueError otherwise."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or min(frames.shape[:3]) < 1:
+        raise ValueError(f"expected frames of shape (F, H, W, 3), got {frames.shape}")
+    return frames
+
+
+def object_mask(frames: np.ndarray) -> np.ndarray:
+    """Boolean object mask per frame, (F, H, W): contrast threshold + largest component."""
+    return _scene(frames).mask
+
+
+def _nearest_colour(rgb: np.ndarray) -> str:
+    """Name of the palette colour closest to rgb, or 'none' for nan."""
+    if not np.isfinite(rgb).all():
+        return "none"
+    d = ((_PALETTE - rgb) ** 2).sum(axis=1)  # (K,)
+    return _NAMES[int(d.argmin())]
+
+
+def object_colour(frames: np.ndarray) -> str:
+    """Nearest named colour of the object's core pixels over all frames ('none' if absent)."""
+    return _nearest_colour(_scene(frames).rgb)
+
+
+def _areas(scene: _Scene) -> np.ndarray:
+    """Soft object area in pixels per frame, nan where no object, (F,)."""
+    area = scene.alpha.sum(axis=(1, 2))  # (F,)
+    return np.where(scene.mask.any(axis=(1, 2)), area, np.nan)
+
+
+def _usable_frames(scene: _Scene) -> np.ndarray:
+    """Frames with the object well inside the image and not tiny, (F,) bool."""
+    m = scene.mask  # (F, H, W)
+    touches = m[:, 0].any(1) | m[:, -1].any(1) | m[:, :, 0].any(1) | m[:, :, -1].any(1)  # (F,)
+    area = _areas(scene)  # (F,)
+    ok = np.isfinite(area) & ~touches
+    if ok.any():
+        ok &= area >= _MIN_SHAPE_AREA_FRAC * area[ok].max()
+    return ok
+
+
+def _fill_ratios(scene: _Scene) -> np.ndarray:
+    """Area over soft bounding-box area per frame, (F,); nan without an object."""
+    a = scene.alpha  # (F, H, W)
+    # Summing per-column (per-row) peaks gives a sub-pixel extent for antialiased edges.
+    width = a.max(axis=1).sum(axis=1)  # (F,)
+    height = a.max(axis=2).sum(axis=1)  # (F,)
+    return _areas(scene) / np.maximum(width * height, 1e-6)
+
+
+def _symmetry_moments(scene: _Scene) -> np.ndarray:
+    """Per-frame normalised odd (3rd-order) and four-fold (4th-order) moments, (F, 2).
+
+    With z = (x - cx) + i (y - cy) weighted by coverage, odd = |(E z^3, E z^2 conj z)| /
+    E|z|^2^1.5 and fourfold = |E z^4| / E|z|^2^2. Both are rotation invariant and, being
+    built from cumulant-like terms of order > 2, nearly unchanged by isotropic blur,
+    which is what generative decoders add; bounding-box fill ratios are not.
+    """
+    a = scene.alpha.astype(np.float64)  # (F, H, W)
+    track = _centroids(scene)  # (F, 2)
+    present = np.isfinite(track).all(axis=1)  # (F,)
+    track = np.where(present[:, None], track, 0.0)
+    h, w = a.shape[1:]
+    zx = np.arange(w) + 0.5 - track[:, 0, None]  # (F, W)
+    zy = np.arange(h) + 0.5 - track[:, 1, None]  # (F, H)
+    z = zx[:, None, :] + 1j * zy[:, :, None]  # (F, H, W)
+    total = np.maximum(a.sum(axis=(1, 2)), 1e-9)  # (F,)
+    z2 = z * z  # (F, H, W)
+
+    def mean(v: np.ndarray) -> np.ndarray:
+        """Coverage-weighted mean over each frame, (F,)."""
+        return (a * v).sum(axis=(1, 2)) / total
+
+    r2 = np.maximum(mean((z * z.conj()).real), 1e-9)  # (F,)
+    odd = np.hypot(np.abs(mean(z2 * z)), np.abs(mean(z2 * z.conj()))) / r2**1.5  # (F,)
+    fourfold = np.abs(mean(z2 * z2)) / r2**2  # (F,)
+    out = np.stack([odd, fourfold], axis=1)  # (F, 2)
+    return np.where(present[:, None], out, np.nan)
+
+
+def _shape_measures(scene: _Scene) -> tuple[float, float, float]:
+    """Median (fill ratio, odd moment, four-fold moment) over usable frames; nan if none."""
+    ok = _usable_frames(scene)
+    if not ok.any():
+        return float("nan"), float("nan"), float("nan")
+    fill = float(np.median(_fill_ratios(scene)[ok]))
+    odd, fourfold = np.median(_symmetry_moments(scene)[ok], axis=0)
+    return fill, float(odd), float(fourfold)
+
+
+def _shape_from(odd: float, fourfold: float) -> str:
+    """Shape name from the symmetry moments (thresholds at the module top)."""
+    if not (np.isfinite(odd) and np.isfinite(fourfold)):
+        return "none"
+    if odd >= _TRIANGLE_MIN_ODD:
+        return "triangle"  # the only shape without central symmetry
+    return "square" if fourfold >= _SQUARE_MIN_FOURFOLD else "circle"
+
+
+def shape_class(frames: np.ndarray) -> str:
+    """Circle/square/triangle from symmetry moments, median over frames well inside the image."""
+    _, odd, fourfold = _shape_measures(_scene(frames))
+    return _shape_from(odd, fourfold)
+
+
+def _end_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median of the first and last few valid entries along axis 0."""
+    valid = np.isfinite(values).reshape(len(values), -1).all(axis=1)  # (F,)
+    v = values[valid]
+    if len(v) == 0:
+        nan = np.full(values.shape[1:], np.nan)
+        return nan, nan
+    k = max(1, min(_END_FRAMES, len(v) // 2))
+    return np.median(v[:k], axis=0), np.median(v[-k:], axis=0)
+
+
+def _size_change(scene: _Scene) -> float:
+    """Area ratio last/first from a few frames at each end, nan without an object."""
+    first, last = _end_values(_areas(scene))
+    return float(last / first) if np.isfinite(first) and first > 0 else float("nan")
+
+
+def size_change(frames: np.ndarray) -> float:
+    """Object area at the end over the start (medians of a few frames at each end)."""
+    return _size_change(_scene(frames))
+
+
+def _centroids(scene: _Scene) -> np.ndarray:
+    """Coverage-weighted (x, y) centroid per frame in pixels, nan where absent, (F, 2)."""
+    a = scene.alpha  # (F, H, W)
+    total = a.sum(axis=(1, 2))  # (F,)
+    h, w = a.shape[1:]
+    cx = (a.sum(axis=1) * (np.arange(w) + 0.5)).sum(axis=1)  # (F,)
+    cy = (a.sum(axis=2) * (np.arange(h) + 0.5)).sum(axis=1)  # (F,)
+    present = scene.mask.any(axis=(1, 2)) & (total > 0)
+    safe = np.where(present, total, 1.0)
+    track = np.stack([cx / safe, cy / safe], axis=1)  # (F, 2)
+    return np.where(present[:, None], track, np.nan)
+
+
+def centroid_track(frames: np.ndarray) -> np.ndarray:
+    """Object centroid (x, y) in pixels per frame, nan rows where absent, (F, 2)."""
+    return _centroids(_scene(frames))
+
+
+def _displacement(scene: _Scene) -> np.ndarray:
+    """End-minus-start centroid as a fraction of the frame width/height, (2,)."""
+    first, last = _end_values(_centroids(scene))
+    h, w = scene.mask.shape[1:]
+    return (last - first) / np.array([w, h], dtype=np.float64)
+
+
+def _motion_from(ratio: float, disp: np.ndarray) -> str:
+    """Motion label from area ratio and normalised displacement (see module thresholds)."""
+    if not (np.isfinite(ratio) and np.isfinite(disp).all()) or ratio <= 0:
+        return "none"
+    # Each cue is scaled by its own threshold so the stronger one decides.
+    scale = abs(np.log(ratio)) / np.log(_SCALE_THRESHOLD)
+    move = float(np.abs(disp).max()) / _MOVE_THRESHOLD
+    if max(scale, move) < 1.0:
+        return "still"
+    if scale >= move:
+        return "growing" if ratio > 1 else "shrinking"
+    dx, dy = disp
+    if abs(dx) >= abs(dy):
+        return "right" if dx > 0 else "left"
+    return "down" if dy > 0 else "up"  # image rows grow downwards
+
+
+def motion_class(frames: np.ndarray) -> str:
+    """One of left/right/up/down/growing/shrinking/still, or 'none' without an object."""
+    scene = _scene(frames)
+    return _motion_from(_size_change(scene), _displacement(scene))
+
+
+def analyse(frames: np.ndarray) -> dict:
+    """Colour, shape and motion labels plus the raw measurements behind them."""
+    scene = _scene(frames)
+    fill, odd, fourfold = _shape_measures(scene)
+    ratio = _size_change(scene)
+    disp = _displacement(scene)
+    present = scene.mask.any(axis=(1, 2))  # (F,)
+    return {
+        "colour": _nearest_colour(scene.rgb),
+        "shape": _shape_from(odd, fourfold),
+        "motion": _motion_from(ratio, disp),
+        "object_frames": int(present.sum()),
+        "background_rgb": [float(v) for v in scene.background],
+        "object_rgb": [float(v) for v in scene.rgb],
+        "fill_ratio": fill,
+        "odd_moment": odd,
+        "fourfold_moment": fourfold,
+        "size_change": ratio,
+        "displacement": [float(v) for v in disp],
+    }
+
+
+def score(measured: dict, target: ShapeSpec) -> dict[str, bool]:
+    """Per-attribute match (colour, shape, motion) of an `analyse` result against its spec."""
+    return {key: measured.get(key) == getattr(target, key) for key in ("colour", "shape", "motion")}

@@ -1,0 +1,157 @@
+"""What every pipeline shares: loading, devices, text encoding, and the call into the one sampling loop."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from ..checkpoints import load_checkpoint, save_checkpoint
+from ..checkpoints.presets import repo_path
+from ..core import denoisers
+from ..core.guidance import uses_guidance
+from ..core.noise import initial_latents, make_generator
+from ..core.sampling import CancelFlag, SamplerSettings, StepCallback, sample
+from ..core.schedulers import make_scheduler
+from ..core.text import TextEncoder
+from ..errors import CheckpointError, ValidationError
+from ..validation import Limits, check_device, check_dtype
+
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DEFAULT_MODELS = {"video": "shapes", "audio": "tones"}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """auto picks cuda, then mps, then cpu; an explicit device must exist."""
+    device = check_device(device)
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValidationError("device", device, "no CUDA GPU is available here; use cpu or auto")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValidationError("device", device, "Apple MPS is not available here; use cpu or auto")
+    return torch.device(device)
+
+
+def default_model(modality: str) -> str:
+    """The shipped model for a modality, or a clear error when this checkout has none."""
+    name = DEFAULT_MODELS[modality]
+    if not (repo_path(f"assets/models/{name}") / "model_index.json").exists():
+        raise CheckpointError(repo_path(f"assets/models/{name}"),
+                              f"the default {modality} model is not in this checkout; pass --model")
+    return name
+
+
+class Timer:
+    """Wall time per stage; syncs the device only at stage boundaries, never inside the step loop."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.stages = device, {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        yield
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - start
+
+
+class MediaPipeline:
+    """Components of one checkpoint plus the shared generation machinery; subclasses add a modality."""
+
+    modality: ClassVar[str]
+
+    def __init__(self, components: dict[str, Any], limits: Limits, references: dict | None = None, source: str = ""):
+        self.components = components
+        self.limits = limits
+        self.references = references or {}
+        self.source = source
+        self.device = torch.device("cpu")
+        self.dtype = torch.float32
+        self._text: TextEncoder | None = None
+
+    def __getattr__(self, name: str):
+        components = self.__dict__.get("components", {})
+        if name in components:
+            return components[name]
+        raise AttributeError(name)
+
+    @classmethod
+    def from_pretrained(cls, model: str | os.PathLike | None = None, *, device: str = "auto", dtype: str = "fp32",
+                        allow_pickle: bool = False, motion_adapter: str | None = None):
+        """Load a pipeline folder, preset or hub id (ModelScope, AnimateDiff, AudioLDM or mediadiff layout)."""
+        torch_device = resolve_device(device)
+        check_dtype(dtype, torch_device.type)
+        model = model if model is not None else default_model(cls.modality)
+        ckpt = load_checkpoint(model, allow_pickle=allow_pickle, motion_adapter=motion_adapter)
+        if ckpt.layout.modality != cls.modality:
+            raise ValidationError("model", str(model), f"is a {ckpt.layout.modality} checkpoint ({ckpt.class_name}); "
+                                                       f"use `mediadiff {ckpt.layout.modality}`")
+        pipe = cls(ckpt.components, ckpt.limits, ckpt.references, source=str(model))
+        return pipe.to(torch_device, TORCH_DTYPES[dtype])
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write this pipeline as a mediadiff checkpoint (diffusers layout, safetensors)."""
+        defaults = {k: v for k, v in self.limits.defaults.items() if k != "name"}
+        return save_checkpoint(directory, self.modality, self.components, defaults, self.references)
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None):
+        """Move every module (and the embedding cache key) to `device` / `dtype`."""
+        self.device = torch.device(device)
+        self.dtype = dtype or self.dtype
+        for module in self.components.values():
+            if isinstance(module, torch.nn.Module):
+                module.to(self.device, self.dtype)
+        return self
+
+    @property
+    def text(self) -> TextEncoder:
+        """The prompt encoder, built once per pipeline so its cache lives as long as the pipeline."""
+        if self._text is None:
+            self._text = TextEncoder(self.tokenizer, self.text_encoder, self.limits.defaults.get("text_max_length"))
+        return self._text
+
+    @property
+    def name(self) -> str:
+        return self.source or str(self.limits.defaults.get("name", ""))
+
+    def generators(self, seed, count: int) -> tuple[list[torch.Generator] | torch.Generator, int | None]:
+        """One CPU generator per output (seed, seed+1, ...) so each output is reproducible on its own."""
+        if isinstance(seed, torch.Generator):
+            return seed, None
+        first, used = make_generator(seed)
+        if count == 1:
+            return first, used
+        return [first] + [make_generator(used + i)[0] for i in range(1, count)], used
+
+    def denoise(self, latent_shape: tuple[int, ...], request, seed_source, timer: Timer,
+                on_step: StepCallback | None = None, cancel: CancelFlag | None = None) -> torch.Tensor:
+        """Encode prompts, draw noise and run the shared sampling loop; returns denoised latents."""
+        n = request.num_outputs
+        guided = uses_guidance(request.guidance)
+        with timer.stage("text"):
+            embeddings = self.text.encode_for_guidance([request.prompt] * n, [request.negative_prompt] * n, guided)
+        scheduler = make_scheduler(request.scheduler, self.scheduler.config)
+        scheduler.set_timesteps(request.steps, device=self.device)
+        latents = initial_latents(latent_shape, seed_source, self.device, self.dtype, scheduler.init_noise_sigma)
+        step_generator = seed_source[0] if isinstance(seed_source, list) else seed_source
+        settings = SamplerSettings(request.steps, request.guidance, step_generator)
+        with timer.stage("denoise"), torch.no_grad():
+            return sample(denoisers.bind(self.unet, embeddings), latents, scheduler, settings, on_step, cancel)
+
+    def base_settings(self, request, seed: int | None) -> dict:
+        """The generation settings every output carries."""
+        from .. import __version__
+
+        settings = request.settings()
+        settings.update(seed=seed, model=self.name, modality=self.modality, mediadiff_version=__version__)
+        return settings

@@ -1,0 +1,72 @@
+"""Output dataclasses: the generated media, the settings that made it, and how long each stage took."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..codecs.frames import to_uint8, write_video
+from ..codecs.mel import write_wav
+from ..codecs.metadata import write_sidecar
+
+
+def numbered(path: Path, index: int, count: int) -> Path:
+    """out.mp4 for a single output; out-1.mp4, out-2.mp4, ... for several."""
+    return path if count == 1 else path.with_name(f"{path.stem}-{index + 1}{path.suffix}")
+
+
+def settings_for(settings: dict, index: int) -> dict:
+    """Per-output settings: output i of seed s was drawn with seed s + i."""
+    out = dict(settings)
+    if out.get("seed") is not None:
+        out["seed"] = out["seed"] + index
+    if out.get("num_outputs", 1) > 1:
+        out["output_index"] = index
+    return out
+
+
+@dataclass
+class VideoOutput:
+    """frames: (N, F, H, W, 3) float32 in [0, 1]; one clip per output."""
+
+    frames: np.ndarray
+    fps: int
+    seed: int | None
+    settings: dict
+    timings: dict = field(default_factory=dict)
+
+    def save(self, path: str | Path) -> list[Path]:
+        """Write each clip (.mp4, .gif or PNG folder) with its settings and a .json sidecar."""
+        paths = []
+        for i, clip in enumerate(self.frames):
+            target = numbered(Path(path), i, len(self.frames))
+            settings = settings_for(self.settings, i)
+            write_video(target, to_uint8(clip), self.fps, settings)
+            write_sidecar(target, settings)
+            paths.append(target)
+        return paths
+
+
+@dataclass
+class AudioOutput:
+    """waveforms: (N, samples) float32 in [-1, 1]; mel: (N, T, M) log-mel that was vocoded."""
+
+    waveforms: np.ndarray
+    sample_rate: int
+    mel: np.ndarray
+    seed: int | None
+    settings: dict
+    timings: dict = field(default_factory=dict)
+
+    def save(self, path: str | Path) -> list[Path]:
+        """Write each waveform as WAV with its settings in the INFO chunk and a .json sidecar."""
+        paths = []
+        for i, wave in enumerate(self.waveforms):
+            target = numbered(Path(path), i, len(self.waveforms))
+            settings = settings_for(self.settings, i)
+            write_wav(target, wave, self.sample_rate, settings)
+            write_sidecar(target, settings)
+            paths.append(target)
+        return paths

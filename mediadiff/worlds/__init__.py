@@ -1,0 +1,1 @@
+"""Procedural training worlds (synthetic captioned media)."""

@@ -1,0 +1,522 @@
+"""Procedural `tones` audio world: one short synthetic sound per 16 kHz mono clip.
+
+A clip is a steady tone, 1-4 beeps, a rising or falling sweep (all pitched: a
+pitch class and a timbre), a burst of white noise or a drum hit (unpitched).
+Rendering is cheap and exactly labelled, so generated audio can be scored by
+`mediadiff.evaluation.audio` against the spec it was asked for.
+
+Conventions the analysers (and any model trained on this world) rely on:
+- "pitch" of a clip is its fundamental's geometric-mean frequency over the
+  sounding part; for sweeps that is the log-frequency midpoint (the sweep goes
+  from base/2 to base*2 exponentially, i.e. two octaves centred on the base).
+- levels are *peak* amplitudes: quiet ~0.1 (-20 dBFS), normal ~0.35, loud ~0.8.
+- harmonics are synthesised additively and faded out between 6 and 7 kHz, so
+  nothing aliases and mel spectrograms stay clean.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+import string
+import zlib
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+MIN_SECONDS, MAX_SECONDS = 2.0, 4.0
+
+PITCH_HZ: dict[str, float] = {"low": 220.0, "medium": 440.0, "high": 880.0}
+PITCHES: tuple[str, ...] = tuple(PITCH_HZ)
+TIMBRES: tuple[str, ...] = ("pure", "buzzy", "bright")
+PITCHED_PATTERNS: tuple[str, ...] = ("steady", "beeps", "rising", "falling")
+UNPITCHED_PATTERNS: tuple[str, ...] = ("noise", "drum")
+PATTERNS: tuple[str, ...] = PITCHED_PATTERNS + UNPITCHED_PATTERNS
+LOUDNESS: tuple[str, ...] = ("quiet", "loud")
+MAX_BEEPS = 4
+
+# Target peak amplitude per loudness word (None = no word = normal level).
+PEAK_LEVEL: dict[str | None, float] = {"quiet": 0.1, None: 0.35, "loud": 0.8}
+
+# (pitch, timbre, pattern) combinations never shown in training captions.
+HELD_OUT: frozenset[tuple[str, str, str]] = frozenset(
+    {("high", "buzzy", "beeps"), ("low", "bright", "rising"), ("medium", "pure", "falling")}
+)
+
+SWEEP_OCTAVES = 2.0  # total sweep range; half below and half above the base pitch
+_HARMONIC_TOP_HZ = 7000.0  # harmonics fade to zero here ...
+_HARMONIC_TAPER_HZ = 1000.0  # ... starting this far below
+_FADE_S = 0.012  # raised-cosine fades: long enough to avoid clicks, short enough to keep beeps crisp
+
+
+@dataclass(frozen=True)
+class ToneSpec:
+    """Attributes of one tones clip; pitch/timbre/beeps may be None in partial (eval) specs."""
+
+    pattern: str
+    pitch: str | None = None
+    timbre: str | None = None
+    beeps: int | None = None
+    loudness: str | None = None
+
+    def __post_init__(self) -> None:
+        """Reject unknown values and attributes that do not apply to the pattern."""
+        _check(self.pattern, PATTERNS, "pattern")
+        if self.pitch is not None:
+            _check(self.pitch, PITCHES, "pitch")
+        if self.timbre is not None:
+            _check(self.timbre, TIMBRES, "timbre")
+        if self.loudness is not None:
+            _check(self.loudness, LOUDNESS, "loudness")
+        if self.pattern in UNPITCHED_PATTERNS and (self.pitch or self.timbre):
+            raise ValueError(f"{self.pattern} has no pitch or timbre")
+        if self.beeps is not None:
+            if self.pattern != "beeps":
+                raise ValueError("beeps count only applies to the beeps pattern")
+            if isinstance(self.beeps, bool) or not isinstance(self.beeps, int) or not 1 <= self.beeps <= MAX_BEEPS:
+                raise ValueError(f"beeps must be an int in 1..{MAX_BEEPS}, got {self.beeps!r}")
+
+    @property
+    def triple(self) -> tuple[str | None, str | None, str]:
+        """The (pitch, timbre, pattern) combination used for held-out splits."""
+        return (self.pitch, self.timbre, self.pattern)
+
+    @property
+    def complete(self) -> bool:
+        """True when every attribute needed to render (and caption) the spec is set."""
+        if self.pattern in UNPITCHED_PATTERNS:
+            return True
+        return self.pitch is not None and self.timbre is not None and (
+            self.pattern != "beeps" or self.beeps is not None
+        )
+
+
+def _check(value, allowed, name: str) -> None:
+    """Raise ValueError unless value is one of allowed."""
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {list(allowed)}")
+
+
+def is_held_out(spec: ToneSpec) -> bool:
+    """True when the spec's (pitch, timbre, pattern) is a held-out combination."""
+    return spec.triple in HELD_OUT
+
+
+def all_specs(include_held_out: bool = True) -> list[ToneSpec]:
+    """Every complete spec of the world (loudness included), in a fixed order."""
+    out = []
+    for loud in (None, *LOUDNESS):
+        for pattern in PITCHED_PATTERNS:
+            counts = range(1, MAX_BEEPS + 1) if pattern == "beeps" else (None,)
+            for pitch, timbre, n in itertools.product(PITCHES, TIMBRES, counts):
+                out.append(ToneSpec(pattern, pitch, timbre, n, loud))
+        out.extend(ToneSpec(p, loudness=loud) for p in UNPITCHED_PATTERNS)
+    return [s for s in out if include_held_out or not is_held_out(s)]
+
+
+# --------------------------------------------------------------------------- rng helpers
+
+Rng = random.Random | np.random.Generator
+
+
+def _pick(rng: Rng, options):
+    """Uniform choice from a sequence for either rng flavour."""
+    if isinstance(rng, random.Random):
+        return rng.choice(options)
+    return options[int(rng.integers(len(options)))]
+
+
+def _uniform(rng: Rng, lo: float, hi: float) -> float:
+    """Uniform float in [lo, hi] for either rng flavour."""
+    return float(rng.uniform(lo, hi))
+
+
+def _as_generator(rng, spec: ToneSpec) -> np.random.Generator:
+    """numpy Generator from a Generator, random.Random, int seed, or None (seeded by the spec)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, random.Random):
+        return np.random.default_rng(rng.getrandbits(64))
+    if rng is None:
+        # A stable hash (not hash()) so render(spec) is reproducible across processes.
+        return np.random.default_rng(zlib.crc32(repr(spec).encode()))
+    return np.random.default_rng(int(rng))
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def sample_spec(rng: Rng, include_held_out: bool = False) -> ToneSpec:
+    """Draw a random complete spec; held-out combinations only when include_held_out."""
+    while True:
+        # Each pitched pattern gets 1/5 of the mass, noise and drum 1/10 each.
+        pattern = _pick(rng, PITCHED_PATTERNS + PITCHED_PATTERNS + UNPITCHED_PATTERNS)
+        loudness = _pick(rng, (None, None, "quiet", "loud"))
+        if pattern in UNPITCHED_PATTERNS:
+            return ToneSpec(pattern, loudness=loudness)
+        beeps = _pick(rng, range(1, MAX_BEEPS + 1)) if pattern == "beeps" else None
+        spec = ToneSpec(pattern, _pick(rng, PITCHES), _pick(rng, TIMBRES), beeps, loudness)
+        if include_held_out or not is_held_out(spec):
+            return spec
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _fade(n: int, sr: int) -> np.ndarray:
+    """Gain curve of n samples with raised-cosine fade-in and fade-out."""
+    g = np.ones(n)
+    k = min(int(_FADE_S * sr), n // 2)
+    if k > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(k) / k)
+        g[:k] *= ramp
+        g[n - k:] *= ramp[::-1]
+    return g
+
+
+def _oscillator(freq: np.ndarray, timbre: str, sr: int, phase0: float) -> np.ndarray:
+    """Band-limited sine/square/saw for a per-sample frequency track (Hz)."""
+    phase = phase0 + 2 * np.pi * np.cumsum(freq) / sr
+    top = min(_HARMONIC_TOP_HZ, 0.45 * sr)
+    out = np.zeros_like(freq)
+    h_max = 1 if timbre == "pure" else int(top // float(freq.min()))
+    step = 2 if timbre == "buzzy" else 1  # square: odd harmonics only
+    for h in range(1, h_max + 1, step):
+        # Fade each harmonic out as it nears the top so sweeps never alias or click.
+        gain = np.clip((top - h * freq) / _HARMONIC_TAPER_HZ, 0.0, 1.0)
+        if h > 1 and not gain.any():
+            break
+        out += gain * np.sin(h * phase) / h
+    return out
+
+
+def _sounding_span(seconds: float, rng: np.random.Generator) -> tuple[float, float]:
+    """Start and end (s) of a long sound that fills most of the clip."""
+    return _uniform(rng, 0.05, 0.3), seconds - _uniform(rng, 0.05, 0.3)
+
+
+def _base_frequency(spec: ToneSpec, rng: np.random.Generator) -> float:
+    """Nominal pitch with +-3% variation."""
+    return PITCH_HZ[spec.pitch] * _uniform(rng, 0.97, 1.03)
+
+
+def _pitched(spec: ToneSpec, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """Steady tone, sweep or beeps (pitch and timbre from spec)."""
+    seconds = n / sr
+    base = _base_frequency(spec, rng)
+    freq = np.full(n, base)
+    gate = np.zeros(n)
+    if spec.pattern == "beeps":
+        for start, dur in _beep_layout(spec.beeps, seconds, rng):
+            a, b = int(start * sr), int((start + dur) * sr)
+            gate[a:b] = _fade(b - a, sr) * _uniform(rng, 0.85, 1.0)
+    else:
+        t0, t1 = _sounding_span(seconds, rng)
+        a, b = int(t0 * sr), int(t1 * sr)
+        gate[a:b] = _fade(b - a, sr)
+        if spec.pattern in ("rising", "falling"):
+            # Exponential glide centred (in log-frequency) on the base pitch.
+            u = np.clip((np.arange(n) - a) / (b - a), 0.0, 1.0)
+            u = u if spec.pattern == "rising" else 1.0 - u
+            freq = base * 2.0 ** (SWEEP_OCTAVES * (u - 0.5))
+    return gate * _oscillator(freq, spec.timbre, sr, _uniform(rng, 0, 2 * np.pi))
+
+
+def _beep_layout(count: int, seconds: float, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """(start, duration) of each beep: 0.15-0.25 s long, silences >= 0.15 s, spread over the clip."""
+    lead, tail = _uniform(rng, 0.05, 0.2), _uniform(rng, 0.05, 0.15)
+    span = seconds - lead - tail  # >= 1.65 s, enough for 4 x 0.25 s + 3 x 0.2 s
+    dur = _uniform(rng, 0.15, 0.25)
+    if count == 1:
+        return [(lead + _uniform(rng, 0.0, span - dur), dur)]
+    room = (span - count * dur) / (count - 1)
+    if room < 0.2:
+        dur = min(dur, (span - 0.2 * (count - 1)) / count)
+        room = 0.2
+    # Gap >= 0.2 s before +-0.02 s jitter keeps every silence >= 0.16 s.
+    gap = _uniform(rng, 0.2, max(0.2, min(0.6, room)))
+    first = lead + _uniform(rng, 0.0, max(0.0, span - count * dur - (count - 1) * gap))
+    out = []
+    for i in range(count):
+        jitter = _uniform(rng, -0.02, 0.02) if 0 < i < count - 1 else 0.0
+        out.append((first + i * (dur + gap) + jitter, dur))
+    return out
+
+
+def _noise(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """A 0.5-1.5 s burst of white noise somewhere in the clip."""
+    seconds = n / sr
+    dur = _uniform(rng, 0.5, min(1.5, seconds - 0.2))
+    a = int(_uniform(rng, 0.05, seconds - dur - 0.05) * sr)
+    b = a + int(dur * sr)
+    out = np.zeros(n)
+    out[a:b] = rng.standard_normal(b - a) * _fade(b - a, sr)
+    return out
+
+
+def _drum(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """A kick-like thump: sine gliding down from ~150 Hz to ~50 Hz, exponential decay, tiny click."""
+    seconds = n / sr
+    a = int(_uniform(rng, 0.05, min(1.0, seconds - 0.9)) * sr)
+    m = min(int(0.8 * sr), n - a)
+    t = np.arange(m) / sr
+    f_hi, f_lo = _uniform(rng, 130.0, 170.0), _uniform(rng, 45.0, 60.0)
+    freq = f_lo + (f_hi - f_lo) * np.exp(-t / 0.04)
+    body = np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t / _uniform(rng, 0.07, 0.13))
+    click = 0.15 * rng.standard_normal(m) * np.exp(-t / 0.003)
+    # 2 ms attack (a hard edge would alias) and a 50 ms release to silence at 0.8 s.
+    gain = np.minimum(1.0, t / 0.002) * np.clip((t[-1] - t) / 0.05, 0.0, 1.0)
+    out = np.zeros(n)
+    out[a:a + m] = (body + click) * gain
+    return out
+
+
+def render(
+    spec: ToneSpec, seconds: float | None = None, sample_rate: int = SAMPLE_RATE, rng=None
+) -> np.ndarray:
+    """Render a clip as float32 (samples,) in [-1, 1]; rng varies timing, pitch, phase and level."""
+    if not spec.complete:
+        raise ValueError(f"cannot render an incomplete spec: {spec}")
+    g = _as_generator(rng, spec)
+    if seconds is None:
+        seconds = _uniform(g, MIN_SECONDS, MAX_SECONDS)
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS + 1e-9:
+        raise ValueError(f"seconds must be in [{MIN_SECONDS}, {MAX_SECONDS}], got {seconds}")
+    if sample_rate < 8000:
+        raise ValueError(f"sample_rate must be >= 8000, got {sample_rate}")
+    n = int(round(seconds * sample_rate))
+    if spec.pattern == "noise":
+        wave = _noise(n, sample_rate, g)
+    elif spec.pattern == "drum":
+        wave = _drum(n, sample_rate, g)
+    else:
+        wave = _pitched(spec, n, sample_rate, g)
+    peak = PEAK_LEVEL[spec.loudness] * _uniform(g, 0.87, 1.15)
+    wave *= peak / max(float(np.abs(wave).max()), 1e-12)
+    return np.clip(wave, -1.0, 1.0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- captions
+
+_PITCH_WORDS = {"low": ("low", "deep", "low-pitched"), "medium": ("medium", "mid", "mid-pitched"),
+                "high": ("high", "high-pitched")}
+_PITCH_NOUNS = {"low": ("low",), "medium": ("medium", "mid"), "high": ("high",)}
+_TIMBRE_WORDS = {"pure": ("pure", "sine", "clean"), "buzzy": ("buzzy", "square", "square-wave"),
+                 "bright": ("bright", "sawtooth", "saw")}
+_TIMBRE_ADJ = {"pure": ("pure", "clean"), "buzzy": ("buzzy",), "bright": ("bright",)}  # predicative use
+_LOUD_WORDS = {None: ("",), "quiet": ("quiet ", "soft "), "loud": ("loud ",)}
+_COUNT_WORDS = {1: ("one", "a single"), 2: ("two", "a pair of"), 3: ("three",), 4: ("four",)}
+_TIMES_WORDS = {1: ("once", "one time"), 2: ("twice", "two times"), 3: ("three times",), 4: ("four times",)}
+_DIRECTION_ADJ = {"rising": ("rising", "ascending", "upward"), "falling": ("falling", "descending", "downward")}
+_DIRECTION_ADV = {"rising": ("up", "upwards"), "falling": ("down", "downwards")}
+
+# Slots: L loudness adjective (with its space, or empty), P pitch adjective, Pn pitch
+# noun, T timbre, Ta timbre adjective, N count, X repetitions, B beep noun, D direction adjective, V direction adverb.
+_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "steady": (
+        "a {L}{P} {T} tone",
+        "a {L}steady {P} {T} tone",
+        "a {L}{T} tone, {P} and steady",
+        "a {L}sustained {P} {T} note",
+        "{L}{T} tone at {Pn} pitch, held steady",
+    ),
+    "beeps": (
+        "{N} short {L}{P} {T} {B}",
+        "{L}{P} {T} beeping, {X}",
+        "{N} {L}{T} {B} at {Pn} pitch",
+        "a {L}{P} {T} tone beeping {X}",
+    ),
+    "sweep": (
+        "a {L}{D} {P} {T} sweep",
+        "a {L}{D} sweep, {P} and {Ta}",
+        "a {L}{P} {T} tone sliding {V}",
+        "a {L}{P} {T} glide going {V}",
+    ),
+    "noise": (
+        "a {L}burst of white noise",
+        "{L}white noise",
+        "a {L}noise burst",
+        "a short {L}burst of noise",
+    ),
+    "drum": (
+        "a {L}drum hit",
+        "a {L}drum thump",
+        "the {L}thump of a drum",
+        "a {L}percussive drum hit",
+    ),
+}
+
+
+def _templates(pattern: str) -> tuple[str, ...]:
+    """Templates for a pattern (rising and falling share the sweep templates)."""
+    return _TEMPLATES["sweep" if pattern in ("rising", "falling") else pattern]
+
+
+def _slot_options(spec: ToneSpec) -> dict[str, tuple[str, ...]]:
+    """Word options for every slot the spec can fill."""
+    opts = {"L": _LOUD_WORDS[spec.loudness]}
+    if spec.pitch is not None:
+        opts.update(P=_PITCH_WORDS[spec.pitch], Pn=_PITCH_NOUNS[spec.pitch])
+    if spec.timbre is not None:
+        opts.update(T=_TIMBRE_WORDS[spec.timbre], Ta=_TIMBRE_ADJ[spec.timbre])
+    if spec.beeps is not None:
+        opts.update(N=_COUNT_WORDS[spec.beeps], X=_TIMES_WORDS[spec.beeps],
+                    B=("beep",) if spec.beeps == 1 else ("beeps",))
+    if spec.pattern in _DIRECTION_ADJ:
+        opts.update(D=_DIRECTION_ADJ[spec.pattern], V=_DIRECTION_ADV[spec.pattern])
+    return opts
+
+
+_AN = re.compile(r"\ba (?=[aeiou])")
+
+
+def _fill(template: str, words: dict[str, str]) -> str:
+    """Format a template and fix the article before vowel-initial words."""
+    return _AN.sub("an ", template.format(**words))
+
+
+def _slots(template: str) -> list[str]:
+    """Slot names used by a template, in order."""
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+def _require_complete(spec: ToneSpec) -> None:
+    """Captions need every attribute the pattern uses."""
+    if not spec.complete:
+        raise ValueError(f"cannot caption an incomplete spec: {spec}")
+
+
+def caption(spec: ToneSpec, rng: Rng) -> str:
+    """Sample one grammar caption for spec (template and each slot chosen uniformly)."""
+    _require_complete(spec)
+    template = _pick(rng, _templates(spec.pattern))
+    opts = _slot_options(spec)
+    return _fill(template, {s: _pick(rng, opts[s]) for s in _slots(template)})
+
+
+def _realise(spec: ToneSpec, template_index: int, variant: int = 0) -> str:
+    """A deterministic caption: given template, variant-th option of each slot (cyclic)."""
+    _require_complete(spec)
+    templates = _templates(spec.pattern)
+    template = templates[template_index % len(templates)]
+    opts = _slot_options(spec)
+    return _fill(template, {s: opts[s][variant % len(opts[s])] for s in _slots(template)})
+
+
+def canonical_caption(spec: ToneSpec) -> str:
+    """The plain phrasing used for deterministic evaluation prompts."""
+    return _realise(spec, 0, 0)
+
+
+def all_captions(spec: ToneSpec) -> Iterator[str]:
+    """Every caption the grammar can produce for spec (at most a few dozen)."""
+    _require_complete(spec)
+    opts = _slot_options(spec)
+    for template in _templates(spec.pattern):
+        names = _slots(template)
+        for words in itertools.product(*(opts[s] for s in names)):
+            yield _fill(template, dict(zip(names, words)))
+
+
+# Word -> attribute value for parsing; multi-word slot options contribute their key word.
+_WORD_PITCH = {w: p for p, ws in _PITCH_WORDS.items() for w in ws} | {"middle": "medium"}
+_WORD_TIMBRE = {w: t for t, ws in _TIMBRE_WORDS.items() for w in ws}
+_WORD_LOUD = {"quiet": "quiet", "soft": "quiet", "loud": "loud"}
+_WORD_COUNT = {"one": 1, "single": 1, "once": 1, "two": 2, "pair": 2, "twice": 2, "three": 3, "four": 4}
+_WORD_PATTERN = (
+    {"noise": "noise", "drum": "drum", "beep": "beeps", "beeps": "beeps", "beeping": "beeps"}
+    | {w: d for d, ws in _DIRECTION_ADJ.items() for w in ws}
+    | {w: d for d, ws in _DIRECTION_ADV.items() for w in ws}
+)
+_TOKEN = re.compile(r"[a-z]+(?:-[a-z]+)*")
+
+
+def _only(values: list, name: str):
+    """The single distinct value in values, None if empty; ValueError if they disagree."""
+    distinct = set(values)
+    if len(distinct) > 1:
+        raise ValueError(f"caption names conflicting {name}s: {sorted(map(str, distinct))}")
+    return distinct.pop() if distinct else None
+
+
+def parse_caption(text: str) -> ToneSpec:
+    """Recover the spec of a grammar caption; ValueError if no pattern or conflicting words."""
+    words = _TOKEN.findall(text.lower())
+    pitch = _only([_WORD_PITCH[w] for w in words if w in _WORD_PITCH], "pitch")
+    timbre = _only([_WORD_TIMBRE[w] for w in words if w in _WORD_TIMBRE], "timbre")
+    loudness = _only([_WORD_LOUD[w] for w in words if w in _WORD_LOUD], "loudness")
+    pattern = _only([_WORD_PATTERN[w] for w in words if w in _WORD_PATTERN], "pattern")
+    if pattern is None and (pitch or timbre):
+        pattern = "steady"  # a pitched caption without beeps or direction words
+    if pattern is None:
+        raise ValueError(f"caption names no pattern: {text!r}")
+    beeps = None
+    if pattern == "beeps":
+        beeps = _only([_WORD_COUNT[w] for w in words if w in _WORD_COUNT], "count")
+    return ToneSpec(pattern, pitch, timbre, beeps, loudness)
+
+
+# --------------------------------------------------------------------------- eval prompts
+
+# Free-form prompts outside the grammar; specs state only what the text states.
+_PARAPHRASES: tuple[tuple[str, ToneSpec], ...] = (
+    ("a deep hum that keeps going", ToneSpec("steady", pitch="low")),
+    ("two quick chirps, very high", ToneSpec("beeps", pitch="high", beeps=2)),
+    ("the sound of static", ToneSpec("noise")),
+    ("a siren going up", ToneSpec("rising")),
+    ("someone hits a kick drum", ToneSpec("drum")),
+    ("a whistle whose pitch slides downward", ToneSpec("falling")),
+    ("an electronic buzz at a middle pitch, held for a while", ToneSpec("steady", pitch="medium", timbre="buzzy")),
+    ("four blips from an alarm clock", ToneSpec("beeps", beeps=4)),
+    ("radio hiss between stations", ToneSpec("noise")),
+    ("a single thud, like a bass drum", ToneSpec("drum")),
+    ("three low bloops", ToneSpec("beeps", pitch="low", beeps=3)),
+    ("an organ note way down in the bass, unchanging", ToneSpec("steady", pitch="low")),
+    ("a smooth flute-like note in the middle register", ToneSpec("steady", pitch="medium", timbre="pure")),
+    ("one short ping up high", ToneSpec("beeps", pitch="high", beeps=1)),
+    ("a shrill whine that never changes", ToneSpec("steady", pitch="high")),
+    ("a rasping synth lead that climbs in pitch", ToneSpec("rising", timbre="bright")),
+    ("a slide whistle dropping in pitch", ToneSpec("falling")),
+    ("a tom drum struck once, loudly", ToneSpec("drum", loudness="loud")),
+    ("a faint hiss like a distant waterfall", ToneSpec("noise", loudness="quiet")),
+)
+
+
+def _grammar_prompts() -> list[tuple[str, ToneSpec]]:
+    """Canonical captions: every pitched pattern x pitch x timbre not held out, plus noise and drum."""
+    out: list[tuple[str, ToneSpec]] = []
+    for pattern in PITCHED_PATTERNS:
+        for i, (pitch, timbre) in enumerate(itertools.product(PITCHES, TIMBRES)):
+            beeps = 1 + i % MAX_BEEPS if pattern == "beeps" else None
+            spec = ToneSpec(pattern, pitch, timbre, beeps)
+            if not is_held_out(spec):
+                out.append((canonical_caption(spec), spec))
+    for pattern in UNPITCHED_PATTERNS:
+        for loud in (None, "quiet", "loud"):
+            spec = ToneSpec(pattern, loudness=loud)
+            out.append((canonical_caption(spec), spec))
+    return out
+
+
+def _held_out_prompts() -> list[tuple[str, ToneSpec]]:
+    """Each held-out combination with four distinct grammar phrasings."""
+    out: list[tuple[str, ToneSpec]] = []
+    for pitch, timbre, pattern in sorted(HELD_OUT):
+        for k in range(4):
+            spec = ToneSpec(pattern, pitch, timbre, k + 1 if pattern == "beeps" else None)
+            out.append((_realise(spec, k, k), spec))
+    return out
+
+
+def eval_prompts(split: str) -> list[tuple[str, ToneSpec]]:
+    """Evaluation prompts with true specs; split in {'grammar', 'held_out', 'paraphrase'}."""
+    if split == "grammar":
+        return _grammar_prompts()
+    if split == "held_out":
+        return _held_out_prompts()
+    if split == "paraphrase":
+        return list(_PARAPHRASES)
+    raise ValueError(f"unknown split {split!r}; expected grammar, held_out or paraphrase")
