@@ -92,7 +92,7 @@ def _float(param: str, value, lo: float, hi: float, rule: str, lo_open: bool = F
     except (TypeError, ValueError):
         raise ValidationError(param, value, rule) from None
     if isinstance(value, bool) or not math.isfinite(number) or number > hi or number < lo or (lo_open and number == lo):
-        raise ValidationError(param, value, rule)
+        raise ValidationError(param, number, rule)
     return number
 
 

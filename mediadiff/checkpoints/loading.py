@@ -229,6 +229,13 @@ def _vae_factor(vae_config: dict) -> int:
 def inspect_limits(path: Path, preset: dict | None = None) -> Limits:
     """The checkpoint's limits and defaults, read from its configs alone (no weights)."""
     index, layout = _index(path)
+    for name in layout.parts:
+        if _entry(index, name, path / "model_index.json") is None:
+            if name == "vocoder" and layout.name == "mediadiff":
+                continue
+            raise CheckpointError(path / "model_index.json", f"component {name!r} is missing from model_index.json")
+        if not (path / name).is_dir():
+            raise CheckpointError(path / name, f"component folder {name!r} is missing")
     vae_cfg = read_json(path / "vae" / "config.json")
     factor = _vae_factor(vae_cfg)
     unet_cfg = read_json(path / "unet" / "config.json")
@@ -262,9 +269,7 @@ def load_checkpoint(model: str | os.PathLike, allow_pickle: bool = False,
     for name in layout.parts + layout.optional:
         entry = _entry(index, name, index_file)
         if entry is None:
-            if name in layout.parts and not (name == "vocoder" and layout.name == "mediadiff"):
-                raise CheckpointError(index_file, f"component {name!r} is missing from model_index.json")
-            continue
+            continue  # required parts were checked by inspect_limits
         if name == "motion_adapter" and entry[1] == "MotionAdapter" and index.get("unet", [None, None])[1] == "UNetMotionModel":
             continue  # already inside the saved UNetMotionModel
         components[name] = load_component(path, name, *entry, allow_pickle=allow_pickle)

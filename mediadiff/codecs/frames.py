@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
 import torch
 
+from ..errors import MediadiffError
 from .atomic import atomic_output
 from .metadata import settings_json
 
@@ -40,19 +42,14 @@ def to_uint8(frames: np.ndarray) -> np.ndarray:
 
 
 def _ffmpeg_write(path: Path, frames: np.ndarray, fps: int, codec: str, pix_fmt: str, extra: list[str]) -> None:
-    """Stream uint8 frames (F, H, W, 3) into ffmpeg."""
+    """Pipe uint8 frames (F, H, W, 3) through imageio-ffmpeg's bundled ffmpeg; a failure raises with its reason."""
     f, h, w, _ = frames.shape
-    writer = imageio_ffmpeg.write_frames(
-        str(path), (w, h), fps=fps, codec=codec, pix_fmt_in="rgb24", pix_fmt_out=pix_fmt,
-        macro_block_size=1,  # never let ffmpeg resize: sizes were validated to even multiples
-        ffmpeg_log_level="error", output_params=extra,
-    )
-    writer.send(None)
-    try:
-        for frame in frames:
-            writer.send(np.ascontiguousarray(frame))
-    finally:
-        writer.close()
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+           "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-an", "-c:v", codec, "-pix_fmt", pix_fmt, *extra, str(path)]
+    proc = subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["unknown error"]
+        raise MediadiffError(f"ffmpeg could not write {path.name}: {lines[0][:200]}")
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: int, settings: dict | None = None) -> Path:

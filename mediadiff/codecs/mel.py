@@ -76,7 +76,8 @@ def griffin_lim(mel: torch.Tensor, cfg: MelConfig, n_iter: int = 32) -> torch.Te
         n_fft=cfg.n_fft, win_length=cfg.win_length, hop_length=cfg.hop_length, power=1.0, n_iter=n_iter,
         rand_init=False,  # deterministic: same mel, same waveform
     )
-    return gl(linear)
+    wave = gl(linear)  # (B, (T-1)*hop): centred frames cover one hop less than a vocoder's output
+    return torch.nn.functional.pad(wave, (0, magnitude.shape[-1] * cfg.hop_length - wave.shape[-1]))
 
 
 def write_wav(path: str | Path, wave: np.ndarray, sample_rate: int, settings: dict | None = None) -> Path:

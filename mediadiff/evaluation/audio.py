@@ -7,13 +7,16 @@ detected. Frames are analysed on a shared grid of centres (hop 16 ms):
   dip under a threshold), which locks onto the period rather than the
   strongest harmonic and so makes no octave errors on square/saw waves;
 - timbre from energy in bands around each harmonic of the tracked f0;
-- segments from a 10 ms RMS envelope with hysteresis.
-A whole clip is analysed in ~10 ms (4 s at 16 kHz).
+- segments from a 10 ms RMS envelope with hysteresis; the thresholds rise
+  above a noise floor when there is one, since generated audio is rarely clean.
+A 4 s clip at 16 kHz is analysed in about 15-30 ms on one CPU core. Events
+shorter than 40 ms are ignored (a clip holding only those reads as silence).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,12 +38,14 @@ YIN_THRESHOLD = 0.2
 VOICED_APERIODICITY = 0.35  # frames above this are treated as unpitched
 STRONG_DB = -12.0  # spectral measures use frames this close to the peak
 MAX_HARMONIC = 8
+MAX_SPECTRA = 96  # spectral measures subsample long clips to this many frames
 
 # Decision thresholds (see the tests for the accuracies they give on rendered clips).
 NOISE_FLATNESS = 0.2  # white noise ~0.55, tones < 0.01
 SWEEP_SLOPE = 0.25  # octaves/s; rendered sweeps are >= 0.5, steady tones ~0
 BEEP_MAX_S = 0.7  # a single segment shorter than this is a beep (or a drum)
 DRUM_SUSTAIN = 0.5  # fraction of a hit within 6 dB of its peak: drum ~0.3, beep ~0.9
+DRUM_GLIDE = -3.0  # oct/s; a drum's pitch drops ~1.5 octaves in its first 0.1 s, beeps hold pitch
 PURE_RICHNESS = 0.04  # overtone/fundamental energy: sine ~0, square >= 0.11, saw >= 0.36
 BRIGHT_EVEN = 0.3  # even share of overtone energy: square ~0, saw ~0.6
 QUIET_PEAK, LOUD_PEAK = 0.19, 0.53  # geometric midpoints of the rendered peak levels
@@ -56,7 +61,8 @@ def _mono(wave) -> np.ndarray:
         x = x.mean(axis=0) if x.shape[0] <= x.shape[1] else x.mean(axis=1)
     if x.ndim != 1:
         raise ValueError(f"expected a mono or (channels, samples) waveform, got shape {x.shape}")
-    return np.nan_to_num(x)
+    x = np.nan_to_num(x)
+    return x - x.mean() if len(x) else x  # a DC offset would read as a steady "sound"
 
 
 def _envelope_db(x: np.ndarray, sr: int) -> np.ndarray:
@@ -70,19 +76,29 @@ def _envelope_db(x: np.ndarray, sr: int) -> np.ndarray:
     return 10 * np.log10(np.maximum(power, 1e-12))
 
 
+def _thresholds(db: np.ndarray) -> tuple[float, float]:
+    """Hysteresis (on, off) levels in dBFS, raised above a noise floor when there is one."""
+    peak = float(db.max())
+    span = peak - float(np.percentile(db, 2))  # peak over floor; a clean render gives ~100 dB
+    if span < 8.0:  # no usable floor (sound fills the clip): everything near the peak is active
+        return peak + ON_DB, peak + OFF_DB
+    on = -min(-ON_DB, span / 2)
+    return peak + on, peak + on - min(ON_DB - OFF_DB, span / 4)
+
+
 def _segments(db: np.ndarray) -> list[tuple[int, int]]:
     """Active (start, end) envelope-frame ranges by hysteresis, short gaps merged, blips dropped."""
-    rel = db - db.max()
+    on, off = _thresholds(db)
     segs: list[list[int]] = []
     active, start = False, 0
-    for i, v in enumerate(rel):
-        if not active and v >= ON_DB:
+    for i, v in enumerate(db):
+        if not active and v >= on:
             active, start = True, i
-        elif active and v < OFF_DB:
+        elif active and v < off:
             active = False
             segs.append([start, i])
     if active:
-        segs.append([start, len(rel)])
+        segs.append([start, len(db)])
     merged: list[list[int]] = []
     for seg in segs:
         if merged and (seg[0] - merged[-1][1]) * ENV_HOP_S < MIN_GAP_S:
@@ -90,6 +106,14 @@ def _segments(db: np.ndarray) -> list[tuple[int, int]]:
         else:
             merged.append(seg)
     return [(a, b) for a, b in merged if (b - a) * ENV_HOP_S >= MIN_SEGMENT_S]
+
+
+def _in_segments(times: np.ndarray, segs: list[tuple[int, int]]) -> np.ndarray:
+    """Mask of times (s) that fall inside any segment."""
+    mask = np.zeros(len(times), dtype=bool)
+    for a, b in segs:
+        mask |= (times >= a * ENV_HOP_S) & (times < b * ENV_HOP_S)
+    return mask
 
 
 def _centres(n: int, sr: int) -> np.ndarray:
@@ -103,10 +127,42 @@ def _windows(x: np.ndarray, centres: np.ndarray, before: int, length: int) -> np
     return np.lib.stride_tricks.sliding_window_view(padded, length)[centres]
 
 
-def _frame_level_db(x: np.ndarray, sr: int, centres: np.ndarray) -> np.ndarray:
-    """Envelope level (dB relative to the clip's peak frame) at each frame centre."""
+def _frame_level_db(db: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Envelope level (dB relative to the clip's peak frame) at the given times."""
+    return np.interp(times, np.arange(len(db)) * ENV_HOP_S, db - db.max())
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """Per-clip analysis state shared by every measure (built once by _frames)."""
+
+    x: np.ndarray
+    sr: int
+    db: np.ndarray  # RMS envelope, dBFS per ENV_HOP_S
+    segments: list[tuple[int, int]]  # active envelope-frame ranges
+    times: np.ndarray  # analysis-frame centres (s)
+    f0: np.ndarray  # Hz per analysis frame; NaN where unvoiced or outside segments
+    strong: np.ndarray  # analysis frames inside a segment and within STRONG_DB of the peak
+
+
+def _frames(wave, sr: int) -> _Frames | None:
+    """Envelope, segments and f0 track of a clip; None when it is (near-)silent."""
+    x = _mono(wave)
+    if len(x) == 0 or np.abs(x).max() < SILENCE_PEAK:
+        return None
     db = _envelope_db(x, sr)
-    return np.interp(centres / sr, np.arange(len(db)) * ENV_HOP_S, db - db.max())
+    segs = _segments(db)
+    if not segs:
+        return None
+    centres = _centres(len(x), sr)
+    times = centres / sr
+    active = _in_segments(times, segs)
+    strong = active & (_frame_level_db(db, times) >= STRONG_DB)
+    f0 = np.full(len(centres), np.nan)
+    win = round(YIN_WIN_S * sr)
+    hz, aperiodicity = _yin(_windows(x, centres[active], win // 2, win + math.ceil(sr / F0_MIN) + 1), sr, win)
+    f0[active] = np.where(aperiodicity <= VOICED_APERIODICITY, hz, np.nan)
+    return _Frames(x, sr, db, segs, times, f0, strong)
 
 
 # --------------------------------------------------------------------------- f0 tracking
@@ -125,7 +181,8 @@ def _yin(frames: np.ndarray, sr: int, win: int) -> tuple[np.ndarray, np.ndarray]
     d = np.maximum(energy[:, :1] + energy - 2 * r, 0.0)
     cum = np.cumsum(d[:, 1:], axis=1)
     dn = np.ones_like(d)
-    dn[:, 1:] = d[:, 1:] * lags[1:] / np.maximum(cum, 1e-12)
+    # Frames with no energy at any lag are aperiodic, not perfectly periodic (0/0).
+    dn[:, 1:] = np.where(cum > 1e-12, d[:, 1:] * lags[1:] / np.maximum(cum, 1e-12), 1.0)
     # First local minimum under the threshold (avoids sub-harmonic picks), else the global minimum.
     inner = dn[:, tau_min:tau_max]
     is_min = (inner < dn[:, tau_min - 1:tau_max - 1]) & (inner <= dn[:, tau_min + 1:tau_max + 1])
@@ -134,41 +191,29 @@ def _yin(frames: np.ndarray, sr: int, win: int) -> tuple[np.ndarray, np.ndarray]
     rows = np.arange(len(frames))
     a, b, c = dn[rows, tau - 1], dn[rows, tau], dn[rows, tau + 1]
     denom = a - 2 * b + c
-    shift = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / np.where(denom == 0, 1, denom), 0.0)
+    safe = np.where(np.abs(denom) > 1e-12, denom, 1.0)
+    shift = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / safe, 0.0)  # parabolic refinement
     return sr / (tau + np.clip(shift, -1, 1)), b
 
 
 def f0_track(wave, sr: int) -> tuple[np.ndarray, np.ndarray]:
-    """Times (s) and f0 (Hz, NaN where unvoiced or inactive) of the analysis frames."""
-    x = _mono(wave)
-    times, f0, _ = _voiced_track(x, sr)
-    return times, f0
-
-
-def _voiced_track(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frame times, f0 (NaN where unvoiced/inactive) and the centres used."""
-    centres = _centres(len(x), sr)
-    f0 = np.full(len(centres), np.nan)
-    if len(x) == 0 or np.abs(x).max() < SILENCE_PEAK:
-        return centres / sr, f0, centres
-    active = _frame_level_db(x, sr, centres) >= ON_DB
-    win = round(YIN_WIN_S * sr)
-    frames = _windows(x, centres[active], win // 2, win + int(math.ceil(sr / F0_MIN)) + 1)
-    hz, aperiodicity = _yin(frames, sr, win)
-    f0[active] = np.where(aperiodicity <= VOICED_APERIODICITY, hz, np.nan)
-    return centres / sr, f0, centres
-
-
-def fundamental_frequency(wave, sr: int) -> float:
-    """Geometric-mean f0 (Hz) over the voiced active frames; NaN when nothing is pitched."""
-    _, f0 = f0_track(wave, sr)
-    return _median_hz(f0)
+    """Times (s) and f0 (Hz; NaN where unvoiced, inactive or silent) of the analysis frames."""
+    fr = _frames(wave, sr)
+    if fr is None:
+        times = _centres(len(_mono(wave)), sr) / sr
+        return times, np.full(len(times), np.nan)
+    return fr.times, fr.f0
 
 
 def _median_hz(f0: np.ndarray) -> float:
     """Median in log-frequency (the midpoint of an exponential sweep), NaN if no voiced frames."""
     voiced = f0[np.isfinite(f0)]
     return float(2 ** np.median(np.log2(voiced))) if len(voiced) else float("nan")
+
+
+def fundamental_frequency(wave, sr: int) -> float:
+    """Geometric-mean f0 (Hz) over the voiced active frames; NaN when nothing is pitched."""
+    return _median_hz(f0_track(wave, sr)[1])
 
 
 def pitch_class(hz: float) -> str | None:
@@ -181,11 +226,9 @@ def pitch_class(hz: float) -> str | None:
 def _slope(times: np.ndarray, f0: np.ndarray) -> float:
     """Least-squares log2(f0) slope (oct/s), refit once without >0.3-octave outliers."""
     keep = np.isfinite(f0)
-    if keep.sum() < 4:
+    if keep.sum() < 4 or np.ptp(times[keep]) <= 0:
         return 0.0
     t, y = times[keep], np.log2(f0[keep])
-    if np.ptp(t) <= 0:
-        return 0.0
     slope, icpt = np.polyfit(t, y, 1)
     inl = np.abs(y - (slope * t + icpt)) < 0.3
     if inl.sum() >= 4 and np.ptp(t[inl]) > 0:
@@ -201,49 +244,52 @@ def pitch_slope(wave, sr: int) -> float:
 # --------------------------------------------------------------------------- spectra
 
 
-def _power_spectra(x: np.ndarray, sr: int, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hann-windowed power spectra (frames, bins) at the given centres and their bin frequencies."""
-    win = round(SPEC_WIN_S * sr)
+def _strong_spectra(fr: _Frames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hann-windowed power spectra of (at most MAX_SPECTRA) strong frames, bin frequencies, frame indices."""
+    win = round(SPEC_WIN_S * fr.sr)
     size = 2 << (win - 1).bit_length()  # 2x zero padding: finer bins for harmonic bands
-    frames = _windows(x, centres, win // 2, win) * np.hanning(win)
-    return np.abs(np.fft.rfft(frames, size)) ** 2, np.fft.rfftfreq(size, 1 / sr)
+    idx = np.flatnonzero(fr.strong)
+    idx = idx[:: -(-len(idx) // MAX_SPECTRA)] if len(idx) else idx  # spectral stats need no dense sampling
+    centres = np.rint(fr.times[idx] * fr.sr).astype(int)
+    frames = _windows(fr.x, centres, win // 2, win) * np.hanning(win)
+    return np.abs(np.fft.rfft(frames, size)) ** 2, np.fft.rfftfreq(size, 1 / fr.sr), idx
 
 
-def _strong_centres(x: np.ndarray, sr: int) -> np.ndarray:
-    """Frame centres whose level is within STRONG_DB of the clip's peak."""
-    centres = _centres(len(x), sr)
-    return centres[_frame_level_db(x, sr, centres) >= STRONG_DB]
+def _analysis_band(freqs: np.ndarray, sr: int) -> np.ndarray:
+    """Bins from 30 Hz (a drum's ~50 Hz body counts) to 0.45 * sr."""
+    return (freqs >= 30) & (freqs <= 0.45 * sr)
 
 
 def _flatness(power: np.ndarray, freqs: np.ndarray, sr: int) -> float:
-    """Median per-frame Wiener entropy (geometric / arithmetic mean power), 100 Hz to 0.45*sr."""
+    """Median per-frame Wiener entropy (geometric / arithmetic mean power) over the analysis band."""
     if len(power) == 0:
         return 0.0
-    band = power[:, (freqs >= 100) & (freqs <= 0.45 * sr)] + 1e-20
+    band = power[:, _analysis_band(freqs, sr)] + 1e-20
     flat = np.exp(np.log(band).mean(axis=1)) / band.mean(axis=1)
     return float(np.median(flat))
 
 
 def spectral_flatness(wave, sr: int) -> float:
-    """Spectral flatness of the loud frames: ~0 for tones, ~0.55 for white noise."""
-    x = _mono(wave)
-    if len(x) == 0 or np.abs(x).max() < SILENCE_PEAK:
-        return 0.0
-    return _flatness(*_power_spectra(x, sr, _strong_centres(x, sr)), sr)
+    """Spectral flatness of the loud active frames: ~0 for tones, ~0.55 for white noise."""
+    fr = _frames(wave, sr)
+    return 0.0 if fr is None else _flatness(*_strong_spectra(fr)[:2], sr)
 
 
 def _harmonic_energies(power: np.ndarray, freqs: np.ndarray, f0: np.ndarray, sr: int) -> np.ndarray:
     """Energy in the band (h +- 0.5) * f0 for h = 0..MAX_HARMONIC, summed over voiced frames."""
-    energies = np.zeros(MAX_HARMONIC + 1)
     voiced = np.isfinite(f0)
     if not voiced.any():
-        return energies
-    f0v = f0[voiced][:, None]
+        return np.zeros(MAX_HARMONIC + 1)
+    power, f0v = power[voiced], f0[voiced][:, None]
+    # Remove each frame's noise floor (median bin power / ln 2 = mean of exponential noise power).
+    # Every 4th bin is plenty for a floor estimate and keeps the median cheap.
+    floor = np.median(power[:, _analysis_band(freqs, sr)][:, ::4], axis=1, keepdims=True) / math.log(2)
     harm = np.rint(freqs[None, :] / f0v).astype(int)  # (frames, bins) harmonic index of each bin
     # Bands that reach the synthesis taper (~6 kHz) or Nyquist would under-count; drop them.
     top = np.minimum(MAX_HARMONIC, np.floor(0.42 * sr / f0v)).astype(int)
     keep = (harm >= 1) & (harm <= top)
-    return np.bincount(harm[keep], weights=power[voiced][keep], minlength=MAX_HARMONIC + 1)
+    sums = np.bincount(harm[keep], weights=(power - floor)[keep], minlength=MAX_HARMONIC + 1)
+    return np.maximum(sums, 0.0)
 
 
 def _timbre_from_energies(e: np.ndarray) -> tuple[float, float, str | None]:
@@ -258,25 +304,23 @@ def _timbre_from_energies(e: np.ndarray) -> tuple[float, float, str | None]:
     return richness, even, "bright" if even > BRIGHT_EVEN else "buzzy"
 
 
+def _timbre_measures(fr: _Frames | None) -> tuple[float, float, str | None]:
+    """Richness, even fraction and timbre class from the strong voiced frames."""
+    if fr is None:
+        return float("nan"), float("nan"), None
+    power, freqs, idx = _strong_spectra(fr)
+    return _timbre_from_energies(_harmonic_energies(power, freqs, fr.f0[idx], fr.sr))
+
+
 def harmonic_profile(wave, sr: int) -> tuple[float, float]:
     """(richness = overtone/fundamental energy, even share of overtone energy) of the pitched frames."""
-    richness, even, _ = _timbre_measures(_mono(wave), sr)
+    richness, even, _ = _timbre_measures(_frames(wave, sr))
     return richness, even
-
-
-def _timbre_measures(x: np.ndarray, sr: int) -> tuple[float, float, str | None]:
-    """Richness, even fraction and timbre class from the strong voiced frames."""
-    times, f0, centres = _voiced_track(x, sr)
-    strong = np.isfinite(f0) & (_frame_level_db(x, sr, centres) >= STRONG_DB)
-    if not strong.any():
-        return float("nan"), float("nan"), None
-    power, freqs = _power_spectra(x, sr, centres[strong])
-    return _timbre_from_energies(_harmonic_energies(power, freqs, f0[strong], sr))
 
 
 def timbre_class(wave, sr: int) -> str | None:
     """pure (sine), buzzy (square: odd overtones) or bright (saw: all overtones); None if unpitched."""
-    return _timbre_measures(_mono(wave), sr)[2]
+    return _timbre_measures(_frames(wave, sr))[2]
 
 
 # --------------------------------------------------------------------------- envelope measures
@@ -284,19 +328,19 @@ def timbre_class(wave, sr: int) -> str | None:
 
 def onset_count(wave, sr: int) -> int:
     """Number of separate active segments (hysteresis on the RMS envelope)."""
-    x = _mono(wave)
-    if len(x) == 0 or np.abs(x).max() < SILENCE_PEAK:
-        return 0
-    return len(_segments(_envelope_db(x, sr)))
+    fr = _frames(wave, sr)
+    return 0 if fr is None else len(fr.segments)
+
+
+def _activity(db: np.ndarray) -> float:
+    """Seconds of envelope at or above the onset threshold."""
+    return float((db >= _thresholds(db)[0]).sum() * ENV_HOP_S)
 
 
 def activity_duration(wave, sr: int) -> float:
-    """Seconds the envelope spends within 20 dB of its peak."""
-    x = _mono(wave)
-    if len(x) == 0 or np.abs(x).max() < SILENCE_PEAK:
-        return 0.0
-    db = _envelope_db(x, sr)
-    return float((db - db.max() >= ON_DB).sum() * ENV_HOP_S)
+    """Seconds the envelope spends above the onset threshold (20 dB under the peak, less over noise)."""
+    fr = _frames(wave, sr)
+    return 0.0 if fr is None else _activity(fr.db)
 
 
 def _sustain(db: np.ndarray, seg: tuple[int, int]) -> float:
@@ -324,7 +368,7 @@ def _pattern(flatness: float, segs: list, sustain: float, slope: float) -> str:
     if len(segs) > 1:
         return "beeps"
     if (segs[0][1] - segs[0][0]) * ENV_HOP_S < BEEP_MAX_S:
-        return "drum" if sustain < DRUM_SUSTAIN else "beeps"
+        return "drum" if sustain < DRUM_SUSTAIN or slope < DRUM_GLIDE else "beeps"
     if slope > SWEEP_SLOPE:
         return "rising"
     return "falling" if slope < -SWEEP_SLOPE else "steady"
@@ -342,40 +386,33 @@ def analyse(wave, sr: int) -> dict:
     """Classify a clip (pattern, pitch, timbre, beeps, loudness) and return the raw measures too."""
     x = _mono(wave)
     peak = float(np.abs(x).max()) if len(x) else 0.0
-    if peak < SILENCE_PEAK:
+    fr = _frames(x, sr)
+    if fr is None:
         return _silence(peak)
-    db = _envelope_db(x, sr)
-    segs = _segments(db)
-    if not segs:
-        return _silence(peak)
-    times, f0, centres = _voiced_track(x, sr)
-    level = _frame_level_db(x, sr, centres)
-    strong = level >= STRONG_DB
-    power, freqs = _power_spectra(x, sr, centres[strong])
+    power, freqs, idx = _strong_spectra(fr)
     flatness = _flatness(power, freqs, sr)
-    richness, even, timbre = _timbre_from_energies(
-        _harmonic_energies(power, freqs, f0[strong], sr))
-    slope = _slope(times, f0)
-    sustain = _sustain(db, segs[0])
-    pattern = _pattern(flatness, segs, sustain, slope)
-    f0_hz = _median_hz(f0)
+    richness, even, timbre = _timbre_from_energies(_harmonic_energies(power, freqs, fr.f0[idx], sr))
+    slope = _slope(fr.times, fr.f0)
+    sustain = _sustain(fr.db, fr.segments[0])
+    pattern = _pattern(flatness, fr.segments, sustain, slope)
+    f0_hz = _median_hz(fr.f0)
     pitched = pattern in ("steady", "beeps", "rising", "falling")
     return {
         "pattern": pattern,
         "pitch": pitch_class(f0_hz) if pitched else None,
         "timbre": timbre if pitched else None,
-        "beeps": len(segs) if pattern == "beeps" else None,
+        "beeps": len(fr.segments) if pattern == "beeps" else None,
         "loudness": loudness_class(peak),
         "f0_hz": f0_hz,
         "slope_oct_s": slope,
         "flatness": flatness,
-        "onsets": len(segs),
-        "activity_s": float((db - db.max() >= ON_DB).sum() * ENV_HOP_S),
+        "onsets": len(fr.segments),
+        "activity_s": _activity(fr.db),
         "sustain": sustain,
         "richness": richness,
         "even_fraction": even,
         "peak": peak,
-        "segments": [(a * ENV_HOP_S, b * ENV_HOP_S) for a, b in segs],
+        "segments": [(a * ENV_HOP_S, b * ENV_HOP_S) for a, b in fr.segments],
     }
 
 

@@ -121,50 +121,45 @@ def sample_spec(rng: np.random.Generator, include_held_out: bool = False) -> Sha
 # --------------------------------------------------------------------------- rendering
 
 
+def _uniform(rng: np.random.Generator | None, lo: float, hi: float, default: float) -> float:
+    """A uniform draw in [lo, hi], or default when rendering without an rng."""
+    return default if rng is None else float(rng.uniform(lo, hi))
+
+
+def _extents(spec: ShapeSpec, t: np.ndarray, size: int, rng: np.random.Generator | None) -> np.ndarray:
+    """Bounding-box side in pixels per frame, (F,)."""
+    extent = _SIZE_FRAC[spec.size] * size * _uniform(rng, 0.94, 1.06, 1.0)
+    if spec.motion not in ("growing", "shrinking"):
+        return np.full(t.shape, extent)  # (F,)
+    ratio = _SCALE_RATIO[spec.speed] * _uniform(rng, 0.95, 1.05, 1.0)
+    sign = 1.0 if spec.motion == "growing" else -1.0
+    # The size word names the mid-clip size, so small-shrinking and big-growing both stay visible and inside.
+    return extent * ratio ** (sign * (t - 0.5))  # (F,)
+
+
 def _trajectory(
     spec: ShapeSpec, frames: int, size: int, rng: np.random.Generator | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame bbox centre x, y and extent s in pixels, each (F,)."""
-    jitter = (lambda lo, hi: float(rng.uniform(lo, hi))) if rng is not None else (lambda lo, hi: 1.0)
     t = np.arange(frames, dtype=np.float64) / max(frames - 1, 1)  # (F,)
-    extent = _SIZE_FRAC[spec.size] * size * jitter(0.94, 1.06)
-    if spec.motion in ("growing", "shrinking"):
-        ratio = _SCALE_RATIO[spec.speed] * jitter(0.95, 1.05)
-        # The size word names the mid-clip size, so small shrinking and big growing both fit.
-        sign = 1.0 if spec.motion == "growing" else -1.0
-        s = extent * ratio ** (sign * (t - 0.5))  # (F,)
-    else:
-        s = np.full(frames, extent)  # (F,)
-    half = float(s.max()) / 2
-    lo, hi = _MARGIN_PX + half, size - _MARGIN_PX - half  # admissible centre range
-    travel = 0.0
-    if spec.motion in ("left", "right", "up", "down"):
-        travel = min(_TRAVEL_FRAC[spec.speed] * size * jitter(0.95, 1.05), hi - lo)
-
-    def place(span: float) -> float:
-        """Start coordinate of a path of length span, centred unless rng is given."""
-        free = max(hi - lo - span, 0.0)
-        return lo + (free * float(rng.uniform()) if rng is not None else free / 2)
-
-    # Off-axis position stays near the middle so objects never hug an edge.
-    mid = size / 2
-    off = (lambda: mid + float(rng.uniform(-0.5, 0.5)) * min(hi - lo, size * 0.3)) if rng is not None else (lambda: mid)
-    x = np.full(frames, off())
-    y = np.full(frames, off())
-    if spec.motion in ("left", "right"):
-        start = place(travel)
-        x = start + travel * (t if spec.motion == "right" else 1.0 - t)
-    elif spec.motion in ("up", "down"):
-        start = place(travel)
-        y = start + travel * (t if spec.motion == "down" else 1.0 - t)
-    elif rng is not None:
-        x = np.full(frames, place(0.0))
-        y = np.full(frames, place(0.0))
-    return x, y, s
+    s = _extents(spec, t, size, rng)  # (F,)
+    lo = _MARGIN_PX + float(s.max()) / 2  # admissible centre range [lo, lo + free]
+    free = max(size - 2 * lo, 0.0)
+    if spec.motion not in ("left", "right", "up", "down"):
+        x = lo + _uniform(rng, 0.0, free, free / 2)
+        y = lo + _uniform(rng, 0.0, free, free / 2)
+        return np.full(frames, x), np.full(frames, y), s
+    travel = min(_TRAVEL_FRAC[spec.speed] * size * _uniform(rng, 0.95, 1.05, 1.0), free)
+    start = lo + _uniform(rng, 0.0, free - travel, (free - travel) / 2)
+    path = start + travel * (t if spec.motion in ("right", "down") else 1.0 - t)  # (F,)
+    # The off-axis coordinate stays near the middle so a moving object never hugs an edge.
+    off = np.clip(size / 2 + _uniform(rng, -0.15, 0.15, 0.0) * size, lo, lo + free)
+    fixed = np.full(frames, off)  # (F,)
+    return (path, fixed, s) if spec.motion in ("left", "right") else (fixed, path, s)
 
 
 def _coverage(shape: str, x: np.ndarray, y: np.ndarray, s: np.ndarray, size: int) -> np.ndarray:
-    """Antialiased per-pixel coverage in [0, 1], (F, H, W), via supersampling."""
+    """Covered sub-samples per pixel in [0, SUPERSAMPLE**2], uint8 (F, H, W)."""
     k = _SUPERSAMPLE
     grid = (np.arange(size * k, dtype=np.float32) + 0.5) / k  # sub-pixel centres (S,)
     gx = grid[None, None, :] - x[:, None, None].astype(np.float32)  # (F, 1, S)
@@ -179,8 +174,7 @@ def _coverage(shape: str, x: np.ndarray, y: np.ndarray, s: np.ndarray, size: int
     f = inside.shape[0]
     # Two small uint8 sums are several times faster than one float mean over (2, 4).
     rows = inside.view(np.uint8).reshape(f, size, k, size * k).sum(axis=2, dtype=np.uint8)  # (F, H, S)
-    hits = rows.reshape(f, size, size, k).sum(axis=3, dtype=np.uint8)  # (F, H, W)
-    return hits.astype(np.float32) / (k * k)  # (F, H, W)
+    return rows.reshape(f, size, size, k).sum(axis=3, dtype=np.uint8)  # (F, H, W)
 
 
 def render(
@@ -190,11 +184,14 @@ def render(
     if frames < 1 or size < 8:
         raise ValueError("need frames >= 1 and size >= 8")
     x, y, s = _trajectory(spec, frames, size, rng)
-    alpha = _coverage(spec.shape, x, y, s, size)[..., None]  # (F, H, W, 1)
-    bg = np.asarray(BACKGROUNDS[spec.background], dtype=np.float32)  # (3,)
-    fg = np.asarray(COLOURS[spec.colour], dtype=np.float32)  # (3,)
-    clip = bg + alpha * (fg - bg)  # (F, H, W, 3)
-    return np.rint(clip).astype(np.uint8)
+    hits = _coverage(spec.shape, x, y, s, size)  # (F, H, W)
+    bg = np.asarray(BACKGROUNDS[spec.background], dtype=np.float64)  # (3,)
+    fg = np.asarray(COLOURS[spec.colour], dtype=np.float64)  # (3,)
+    # Coverage takes only k*k + 1 values, so blending is a table lookup (much faster
+    # than broadcasting over the length-3 colour axis).
+    levels = np.arange(_SUPERSAMPLE**2 + 1) / _SUPERSAMPLE**2  # (L,)
+    table = np.rint(bg + levels[:, None] * (fg - bg)).astype(np.uint8)  # (L, 3)
+    return np.take(table, hits, axis=0)  # (F, H, W, 3); ~4x faster than table[hits]
 
 
 # --------------------------------------------------------------------------- captions
@@ -275,10 +272,18 @@ def all_captions(spec: ShapeSpec) -> Iterator[str]:
         yield _assemble(spec, *picks)
 
 
+_CANONICAL_MOTION = {
+    "left": "moving to the left",
+    "right": "moving to the right",
+    "up": "moving up",
+    "down": "moving down",
+    **{m: ps[0] for m, ps in _CHANGE_PHRASES.items()},
+}
+
+
 def canonical_caption(spec: ShapeSpec) -> str:
     """The single plain phrasing used for deterministic evaluation prompts."""
-    motion_w = {"left": "moving to the left", "right": "moving to the right", "up": "moving up",
-                "down": "moving down"}.get(spec.motion, _CHANGE_PHRASES.get(spec.motion, ("",))[0])
+    motion_w = _CANONICAL_MOTION[spec.motion]
     bg_w = _BACKGROUND_PHRASES[spec.background][0]
     return _assemble(spec, "a", _SIZE_WORDS[spec.size][0], spec.shape, "", motion_w, False, bg_w)
 
@@ -332,14 +337,18 @@ _PARAPHRASES: tuple[tuple[str, ShapeSpec], ...] = (
     ("a scarlet cube getting tinier and tinier", ShapeSpec("red", "square", "shrinking")),
     ("a tiny azure square inflating", ShapeSpec("blue", "square", "growing", size="small")),
     ("a huge tangerine ball floating upwards", ShapeSpec("orange", "circle", "up", size="big")),
-    ("a purple pyramid shape shrinking away to almost nothing", ShapeSpec("purple", "triangle", "shrinking")),
+    ("a purple pyramid shape shrinking away to almost nothing",
+     ShapeSpec("purple", "triangle", "shrinking")),
     ("an emerald tile stays put in the middle", ShapeSpec("green", "square", "still")),
-    ("a golden triangle zooming across to the right", ShapeSpec("yellow", "triangle", "right", speed="quickly")),
+    ("a golden triangle zooming across to the right",
+     ShapeSpec("yellow", "triangle", "right", speed="quickly")),
     ("a red wedge creeping leftwards", ShapeSpec("red", "triangle", "left", speed="slowly")),
     ("a pale white square descending against a dark backdrop", ShapeSpec("white", "square", "down")),
     ("a purple disc that swells to twice its size", ShapeSpec("purple", "circle", "growing")),
-    ("one blue triangle, motionless, on a light grey canvas", ShapeSpec("blue", "triangle", "still", background="gray")),
-    ("a dark green circle dropping down on white", ShapeSpec("green", "circle", "down", background="white")),
+    ("one blue triangle, motionless, on a light grey canvas",
+     ShapeSpec("blue", "triangle", "still", background="gray")),
+    ("a dark green circle dropping down on white",
+     ShapeSpec("green", "circle", "down", background="white")),
 )
 
 

@@ -134,7 +134,7 @@ def _uniform(rng: Rng, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
 
 
-def _as_generator(rng, spec: ToneSpec) -> np.random.Generator:
+def _as_generator(rng: Rng | int | None, spec: ToneSpec) -> np.random.Generator:
     """numpy Generator from a Generator, random.Random, int seed, or None (seeded by the spec)."""
     if isinstance(rng, np.random.Generator):
         return rng
@@ -275,7 +275,7 @@ def _drum(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def render(
-    spec: ToneSpec, seconds: float | None = None, sample_rate: int = SAMPLE_RATE, rng=None
+    spec: ToneSpec, seconds: float | None = None, sample_rate: int = SAMPLE_RATE, rng: Rng | int | None = None
 ) -> np.ndarray:
     """Render a clip as float32 (samples,) in [-1, 1]; rng varies timing, pitch, phase and level."""
     if not spec.complete:

@@ -1,0 +1,86 @@
+"""The `mediadiff` command: one subcommand per module, user errors as one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import sys
+
+# Each module adds its subcommand with register(subparsers); the order is the order of `mediadiff --help`.
+COMMANDS = ("generate", "info", "train", "evaluate", "bench", "batch", "serve")
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so the same cleanup as Ctrl-C runs (no partial files)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(prog="mediadiff", description="Text-to-video and text-to-audio diffusion.")
+    parser.add_argument("--version", action="version", version=f"mediadiff {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as e:
+            if e.name == f"{__name__}.{name}":
+                continue  # a command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def quiet_libraries() -> None:
+    """diffusers/transformers chatter (load reports, deprecation notes) is not for our users."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..errors import MediadiffError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        quiet_libraries()
+        return int(args.run(args) or 0)
+    except MediadiffError as e:
+        print(f"mediadiff: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("mediadiff: interrupted; no output was written", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("mediadiff: terminated; no output was written", file=sys.stderr)
+        return 143
+    except MemoryError:
+        print("mediadiff: error: out of memory; lower --frames, --height/--width or --num-outputs", file=sys.stderr)
+        return 1
+    except Exception as e:  # torch.OutOfMemoryError is a RuntimeError subclass
+        if type(e).__name__ == "OutOfMemoryError":
+            import torch
+
+            torch.cuda.empty_cache()
+            print("mediadiff: error: the GPU ran out of memory; lower --frames, --height/--width or "
+                  "--num-outputs, or use --dtype fp16", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""`mediadiff video` and `mediadiff audio`: one prompt to files, with progress and settings metadata."""
+
+from __future__ import annotations
+
+import time
+
+from ..checkpoints import inspect_limits, resolve
+from ..pipelines.base import default_model
+from ..validation import audio_request, check_output_path, video_request
+from .common import add_model_options, add_output_options, emit, step_progress
+
+
+def _shared(p) -> None:
+    p.add_argument("prompt", help="what to generate")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--negative-prompt", default=None, help="what to steer away from")
+    p.add_argument("--steps", default=None, help="denoising steps (default: the model's, usually 25)")
+    p.add_argument("--guidance", default=None, help="classifier-free guidance scale")
+    p.add_argument("--scheduler", default=None, help="dpm++ (default), ddim, ddpm, euler, euler-a, unipc")
+    p.add_argument("--seed", default=None, help="an integer, or random (default)")
+    p.add_argument("--num-outputs", default=1, help="outputs for this prompt (out-1, out-2, ...)")
+    add_model_options(p)
+    add_output_options(p)
+
+
+def register(sub) -> None:
+    v = sub.add_parser("video", help="generate a video clip (.mp4, .gif, or a folder of PNG frames)")
+    _shared(v)
+    v.add_argument("--frames", default=None)
+    v.add_argument("--fps", default=None)
+    v.add_argument("--height", default=None)
+    v.add_argument("--width", default=None)
+    v.add_argument("--motion-adapter", default=None, help="a MotionAdapter folder/hub id for a Stable Diffusion base")
+    v.set_defaults(run=run_video)
+    a = sub.add_parser("audio", help="generate a sound (.wav)")
+    _shared(a)
+    a.add_argument("--seconds", default=None)
+    a.set_defaults(run=run_audio)
+
+
+def _limits(args, modality: str):
+    """Validate every parameter against the checkpoint's configs before loading any weights."""
+    output = check_output_path(args.output, modality)
+    model = args.model or default_model(modality)
+    path, preset = resolve(model)
+    return output, model, inspect_limits(path, preset)
+
+
+def _load(cls, args, model):
+    return cls.from_pretrained(model, device=args.device, dtype=args.dtype, allow_pickle=args.allow_pickle,
+                               motion_adapter=getattr(args, "motion_adapter", None))
+
+
+def _finish(args, out, paths, started: float, what: str) -> int:
+    total = time.perf_counter() - started
+    result = {"paths": [str(p) for p in paths], "seed": out.seed, "settings": out.settings,
+              "timings": {**out.timings, "total": total}}
+    emit(args, result, f"wrote {', '.join(map(str, paths))} ({what}, seed {out.seed}) in {total:.1f} s")
+    return 0
+
+
+def run_video(args) -> int:
+    from ..pipelines import VideoPipeline
+
+    started = time.perf_counter()
+    output, model, limits = _limits(args, "video")
+    request = video_request(limits, args.prompt, args.negative_prompt, frames=args.frames, fps=args.fps,
+                            height=args.height, width=args.width, steps=args.steps, guidance=args.guidance,
+                            scheduler=args.scheduler, seed=args.seed, num_outputs=args.num_outputs)
+    pipe = _load(VideoPipeline, args, model)
+    bar, on_step = step_progress(args, request.steps, "denoising")
+    with bar:
+        out = pipe(**request.settings(), callback=on_step)
+    paths = out.save(output)
+    what = f"{request.frames} frames, {request.width}x{request.height}, {request.fps} fps"
+    return _finish(args, out, paths, started, what)
+
+
+def run_audio(args) -> int:
+    from ..pipelines import AudioPipeline
+
+    started = time.perf_counter()
+    output, model, limits = _limits(args, "audio")
+    request = audio_request(limits, args.prompt, args.negative_prompt, seconds=args.seconds, steps=args.steps,
+                            guidance=args.guidance, scheduler=args.scheduler, seed=args.seed,
+                            num_outputs=args.num_outputs)
+    pipe = _load(AudioPipeline, args, model)
+    bar, on_step = step_progress(args, request.steps, "denoising")
+    with bar:
+        out = pipe(**request.settings(), callback=on_step)
+    paths = out.save(output)
+    return _finish(args, out, paths, started, f"{request.seconds:g} s at {out.sample_rate} Hz")

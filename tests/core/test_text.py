@@ -1,0 +1,31 @@
+"""Text encoders are chosen by the checkpoint's class; embeddings are cached per prompt."""
+
+import torch
+
+from mediadiff.checkpoints import debug
+from mediadiff.core.text import TextEncoder
+
+
+def test_token_and_pooled_encoders():
+    clip = TextEncoder(debug.clip_tokenizer(), debug.clip_text_encoder(len(debug.clip_tokenizer())))
+    assert clip.encode(["a cat"]).shape == (1, 16, debug.TEXT_DIM) and not clip.pooled
+    audioldm = debug.audioldm_pipeline()
+    clap = TextEncoder(audioldm.tokenizer, audioldm.text_encoder)
+    emb = clap.encode(["a dog", "rain"])
+    assert clap.pooled and emb.shape == (2, debug.TEXT_DIM)
+    assert torch.allclose(emb.norm(dim=-1), torch.ones(2))  # L2-normalised like AudioLDM
+
+
+def test_cache_reuses_embeddings_and_stays_bounded():
+    tok = debug.minilm_tokenizer()
+    model = debug.tiny_bert(tok.vocab_size)
+    enc = TextEncoder(tok, model, max_length=8, cache_size=3)
+    calls = []
+    model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    first = enc.encode(["a", "b"])
+    again = enc.encode(["b", "a"])
+    assert calls == [2] and torch.equal(first[0], again[1])
+    enc.encode(["c", "d"])
+    assert len(enc._cache) == 3
+    guided = enc.encode_for_guidance(["x"], [""], guided=True)
+    assert guided.shape == (2, 8, debug.TEXT_DIM)

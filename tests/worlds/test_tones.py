@@ -1,0 +1,264 @@
+"""Tests for the procedural `tones` audio world: specs, sampling, rendering, captions, eval prompts."""
+
+from __future__ import annotations
+
+import collections
+import random
+import re
+
+import numpy as np
+import pytest
+
+from mediadiff.worlds import tones as T
+from mediadiff.worlds.tones import HELD_OUT, ToneSpec
+
+SR = T.SAMPLE_RATE
+
+
+def _grammar_captions() -> set[str]:
+    """Every caption the grammar can produce, over the whole world."""
+    return {c for spec in T.all_specs() for c in T.all_captions(spec)}
+
+
+# --------------------------------------------------------------------------- specs
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(pattern="chirp"),
+        dict(pattern="steady", pitch="ultra"),
+        dict(pattern="steady", timbre="smooth"),
+        dict(pattern="steady", loudness="medium"),
+        dict(pattern="noise", pitch="low"),
+        dict(pattern="drum", timbre="pure"),
+        dict(pattern="steady", pitch="low", timbre="pure", beeps=2),
+        dict(pattern="beeps", beeps=0),
+        dict(pattern="beeps", beeps=5),
+        dict(pattern="beeps", beeps=True),
+        dict(pattern="beeps", beeps=2.0),
+    ],
+)
+def test_spec_rejects_invalid(kwargs):
+    with pytest.raises(ValueError):
+        ToneSpec(**kwargs)
+
+
+def test_spec_completeness_and_triple():
+    assert ToneSpec("noise").complete
+    assert not ToneSpec("steady", pitch="low").complete
+    assert not ToneSpec("beeps", "low", "pure").complete
+    assert ToneSpec("beeps", "low", "pure", 3).complete
+    assert ToneSpec("rising", "low", "bright").triple == ("low", "bright", "rising")
+
+
+def test_all_specs_enumerates_world():
+    specs = T.all_specs()
+    assert len(specs) == len(set(specs)) == 3 * (3 * 3 * (3 + 4) + 2)
+    assert all(s.complete for s in specs)
+    assert not any(T.is_held_out(s) for s in T.all_specs(include_held_out=False))
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+@pytest.mark.parametrize("make_rng", [lambda: random.Random(0), lambda: np.random.default_rng(0)])
+def test_sample_spec_never_yields_held_out(make_rng):
+    rng = make_rng()
+    specs = [T.sample_spec(rng) for _ in range(5000)]
+    assert not any(T.is_held_out(s) for s in specs)
+    assert all(s.complete for s in specs)
+    # Uniform-ish: every value of every attribute shows up.
+    assert {s.pattern for s in specs} == set(T.PATTERNS)
+    assert {s.pitch for s in specs} == set(T.PITCHES) | {None}
+    assert {s.timbre for s in specs} == set(T.TIMBRES) | {None}
+    assert {s.beeps for s in specs} == {1, 2, 3, 4, None}
+    assert {s.loudness for s in specs} == {"quiet", "loud", None}
+    counts = collections.Counter(s.pattern for s in specs)
+    assert min(counts.values()) > 0.05 * len(specs)
+
+
+def test_sample_spec_can_include_held_out():
+    rng = np.random.default_rng(1)
+    seen = {s.triple for s in (T.sample_spec(rng, include_held_out=True) for _ in range(5000))}
+    assert HELD_OUT <= seen
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@pytest.mark.parametrize("spec", [ToneSpec("steady", "low", "bright"), ToneSpec("beeps", "high", "buzzy", 4),
+                                  ToneSpec("falling", "medium", "pure", loudness="loud"),
+                                  ToneSpec("noise", loudness="quiet"), ToneSpec("drum")])
+def test_render_is_deterministic_and_well_formed(spec):
+    a = T.render(spec, rng=np.random.default_rng(7))
+    b = T.render(spec, rng=np.random.default_rng(7))
+    c = T.render(spec, rng=np.random.default_rng(8))
+    assert a.dtype == np.float32 and a.ndim == 1
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a[: len(c)], c[: len(a)])
+    assert 2.0 * SR <= len(a) <= 4.0 * SR
+    assert np.abs(a).max() <= 1.0 and np.isfinite(a).all()
+    assert np.array_equal(T.render(spec), T.render(spec))  # rng=None: seeded by the spec
+    assert np.array_equal(T.render(spec, rng=random.Random(3)), T.render(spec, rng=random.Random(3)))
+
+
+def test_render_length_sample_rate_and_levels():
+    spec = ToneSpec("steady", "medium", "buzzy")
+    assert len(T.render(spec, seconds=2.5, rng=0)) == 40000
+    assert len(T.render(spec, seconds=3.0, sample_rate=22050, rng=0)) == 66150
+    for loud, level in T.PEAK_LEVEL.items():
+        peaks = [np.abs(T.render(ToneSpec("drum", loudness=loud), rng=i)).max() for i in range(5)]
+        assert all(0.85 * level <= p <= 1.16 * level for p in peaks)
+
+
+def test_render_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        T.render(ToneSpec("steady", pitch="low"))
+    with pytest.raises(ValueError):
+        T.render(ToneSpec("noise"), seconds=1.0)
+    with pytest.raises(ValueError):
+        T.render(ToneSpec("noise"), seconds=5.0)
+
+
+def _runs(wave: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) sample ranges of non-zero audio."""
+    on = np.concatenate([[0], (wave != 0).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(on))
+    return list(zip(edges[::2], edges[1::2]))
+
+
+def test_beeps_are_short_and_separated():
+    rng = np.random.default_rng(2)
+    for _ in range(120):
+        n = int(rng.integers(1, 5))
+        spec = ToneSpec("beeps", T.PITCHES[n % 3], T.TIMBRES[n % 3], n)
+        wave = T.render(spec, seconds=float(rng.uniform(2, 4)), rng=rng)
+        runs = _runs(wave)
+        assert len(runs) == n
+        assert all(0.15 * SR - 2 <= b - a <= 0.25 * SR + 2 for a, b in runs)
+        assert all(nxt[0] - prev[1] >= 0.15 * SR for prev, nxt in zip(runs, runs[1:]))
+
+
+def test_sweeps_span_two_octaves_around_the_base():
+    for pattern, sign in (("rising", 1), ("falling", -1)):
+        wave = T.render(ToneSpec(pattern, "medium", "pure"), seconds=3.0, rng=4).astype(np.float64)
+        (a, b), = _runs(wave)
+        edge = int(0.25 * SR)
+
+        def hz(seg: np.ndarray) -> float:
+            return np.count_nonzero(np.diff(np.signbit(seg))) / 2 / (len(seg) / SR)
+
+        start, end = hz(wave[a + 400:a + 400 + edge]), hz(wave[b - 400 - edge:b - 400])
+        assert sign * np.log2(end / start) > 1.5  # ~2 octaves minus the edge windows
+        assert abs(np.log2(np.sqrt(start * end) / 440.0)) < 0.1  # midpoint = base pitch
+
+
+def test_harmonics_are_band_limited():
+    wave = T.render(ToneSpec("rising", "high", "bright"), seconds=3.0, rng=5).astype(np.float64)
+    power = np.abs(np.fft.rfft(wave)) ** 2
+    freqs = np.fft.rfftfreq(len(wave), 1 / SR)
+    assert power[freqs > 7100].sum() < 1e-6 * power.sum()
+
+
+def test_noise_and_drum_shapes():
+    noise = T.render(ToneSpec("noise"), rng=1)
+    (a, b), = _runs(noise)
+    assert 0.5 * SR - 2 <= b - a <= 1.5 * SR + 2
+    drum = np.abs(T.render(ToneSpec("drum"), rng=1)).astype(np.float64)
+    onset = int(np.flatnonzero(drum)[0])
+    early = drum[onset:onset + 1600].max()
+    late = drum[onset + int(0.4 * SR):onset + int(0.5 * SR)].max()
+    assert late < 0.05 * early  # decays by > 26 dB within 0.4 s
+
+
+# --------------------------------------------------------------------------- captions
+
+
+@pytest.mark.parametrize("make_rng", [lambda: random.Random(11), lambda: np.random.default_rng(11)])
+def test_random_captions_parse_back(make_rng):
+    rng = make_rng()
+    for _ in range(3000):
+        spec = T.sample_spec(rng, include_held_out=True)
+        text = T.caption(spec, rng)
+        assert T.parse_caption(text) == spec, text
+
+
+def test_every_grammar_caption_parses_back():
+    total = 0
+    for spec in T.all_specs():
+        captions = list(T.all_captions(spec))
+        assert len(captions) == len(set(captions)) >= 4
+        for text in captions:
+            assert T.parse_caption(text) == spec, text
+        total += len(captions)
+    assert total > 5000
+
+
+def test_caption_style():
+    rng = random.Random(0)
+    texts = [T.caption(T.sample_spec(rng), rng) for _ in range(2000)]
+    assert not any(re.search(r"\ba [aeiou]|\s{2}|^\s|\s$|\d", t) for t in texts)
+    beeps = [t for t in texts if "beep" in t]
+    assert any(w in t for t in beeps for w in ("three", "twice"))  # counts in words
+    assert T.canonical_caption(ToneSpec("beeps", "high", "buzzy", 3)) == "three short high buzzy beeps"
+    assert T.canonical_caption(ToneSpec("drum", loudness="loud")) == "a loud drum hit"
+
+
+def test_caption_and_parse_errors():
+    with pytest.raises(ValueError):
+        T.caption(ToneSpec("beeps", "low", "pure"), random.Random(0))
+    with pytest.raises(ValueError):
+        T.parse_caption("a pleasant afternoon")
+    with pytest.raises(ValueError):
+        T.parse_caption("a low high pure tone")
+
+
+# --------------------------------------------------------------------------- eval prompts
+
+
+def test_eval_prompt_structure():
+    for split in ("grammar", "held_out", "paraphrase"):
+        prompts = T.eval_prompts(split)
+        assert prompts == T.eval_prompts(split)  # deterministic
+        assert all(isinstance(t, str) and t and isinstance(s, ToneSpec) for t, s in prompts)
+        assert len({t for t, _ in prompts}) == len(prompts)
+    with pytest.raises(ValueError):
+        T.eval_prompts("train")
+
+
+def test_grammar_prompts_cover_the_seen_world():
+    prompts = T.eval_prompts("grammar")
+    assert 30 <= len(prompts) <= 40
+    specs = [s for _, s in prompts]
+    assert not any(T.is_held_out(s) for s in specs)
+    assert {(s.pattern, s.pitch) for s in specs if s.pitch} == {
+        (p, q) for p in T.PITCHED_PATTERNS for q in T.PITCHES}
+    assert {"noise", "drum"} <= {s.pattern for s in specs}
+    assert {s.timbre for s in specs if s.timbre} == set(T.TIMBRES)
+    assert {s.beeps for s in specs if s.beeps} == {1, 2, 3, 4}
+    assert all(T.parse_caption(t) == s for t, s in prompts)
+
+
+def test_held_out_prompts():
+    prompts = T.eval_prompts("held_out")
+    by_combo = collections.defaultdict(set)
+    for text, spec in prompts:
+        assert T.is_held_out(spec) and T.parse_caption(text) == spec
+        by_combo[spec.triple].add(text)
+    assert set(by_combo) == set(HELD_OUT)
+    assert all(len(texts) >= 3 for texts in by_combo.values())
+
+
+def test_paraphrases_are_outside_the_grammar():
+    prompts = T.eval_prompts("paraphrase")
+    assert 15 <= len(prompts) <= 20
+    grammar = _grammar_captions()
+    vocabulary = {w for c in grammar for w in re.findall(r"[a-z]+(?:-[a-z]+)*", c)}
+    for text, spec in prompts:
+        assert text not in grammar
+        assert text.lower() not in grammar
+        assert set(re.findall(r"[a-z]+(?:-[a-z]+)*", text.lower())) - vocabulary, text
+    specs = [s for _, s in prompts]
+    assert set(T.PATTERNS) <= {s.pattern for s in specs}
+    assert any(s.pitch for s in specs) and any(s.beeps for s in specs)
