@@ -9,7 +9,7 @@ import signal
 import sys
 
 # Each module adds its subcommand with register(subparsers); the order is the order of `mediadiff --help`.
-COMMANDS = ("generate", "info", "train", "evaluate", "bench", "batch", "serve")
+COMMANDS = ("generate", "info", "train", "evaluate", "bench", "batch", "serve", "tiny")
 
 
 class Terminated(BaseException):
