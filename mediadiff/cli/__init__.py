@@ -51,6 +51,8 @@ def quiet_libraries() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # before transformers is first imported
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
     from ..errors import MediadiffError
 
     parser = build_parser()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from ..checkpoints.layouts import TINY_LAYOUTS
 from .common import emit
 
 
 def register(sub) -> None:
-    from ..checkpoints.debug import LAYOUTS
-
     p = sub.add_parser("tiny", help="save a tiny random pipeline (its output is noise) of a layout")
-    p.add_argument("layout", choices=LAYOUTS)
+    p.add_argument("layout", choices=TINY_LAYOUTS)
     p.add_argument("directory")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
