@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .core.noise import MAX_SEED
+from .core import MAX_SEED
 from .core.schedulers import scheduler_name
 from .errors import ValidationError
 

@@ -11,11 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import diffusers
-import safetensors
-import torch
-import transformers
-
 from ..errors import CheckpointError
 from ..validation import Limits
 from . import presets
@@ -132,6 +127,8 @@ def _reference_dir(folder: Path) -> tuple[Path, dict] | None:
 
 def _check_safetensors(file: Path) -> None:
     """Open the header and check every tensor lies inside the file (catches cut downloads)."""
+    import safetensors
+
     try:
         with safetensors.safe_open(str(file), framework="pt") as f:
             f.keys()
@@ -179,6 +176,9 @@ def _load_model(cls, folder: Path, allow_pickle: bool):
 
 def _load_pickled(cls, folder: Path, pickles: list[Path]):
     """Build the model from its config and load tensors with torch.load(weights_only=True)."""
+    import diffusers
+    import torch
+
     try:
         if issubclass(cls, diffusers.ModelMixin):
             model = cls.from_config(cls.load_config(str(folder)))
@@ -200,6 +200,9 @@ def _short(e: Exception) -> str:
 
 def load_component(path: Path, name: str, library: str, class_name: str, allow_pickle: bool = False):
     """One component by its model_index entry; classes outside the allow-list are refused."""
+    import diffusers
+    import transformers
+
     folder = path / name
     if not folder.is_dir():
         raise CheckpointError(folder, f"component folder {name!r} is missing")
@@ -261,6 +264,9 @@ def inspect_limits(path: Path, preset: dict | None = None) -> Limits:
 def load_checkpoint(model: str | os.PathLike, allow_pickle: bool = False,
                     motion_adapter: str | os.PathLike | None = None) -> Checkpoint:
     """Resolve `model`, check its layout, and load every component it needs."""
+    import diffusers
+    import torch
+
     path, preset = resolve(model)
     index, layout = _index(path)
     limits = inspect_limits(path, preset)
@@ -296,6 +302,8 @@ def load_checkpoint(model: str | os.PathLike, allow_pickle: bool = False,
 def save_checkpoint(directory: str | os.PathLike, modality: str, components: dict[str, Any],
                     defaults: dict | None = None, references: dict[str, dict] | None = None) -> Path:
     """Write a mediadiff pipeline folder (diffusers layout, safetensors), atomically."""
+    import torch
+
     from .. import __version__
 
     target = Path(directory)

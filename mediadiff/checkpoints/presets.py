@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODELS = {"video": "shapes", "audio": "tones"}
 
 
 def repo_path(relative: str) -> Path:
@@ -30,3 +31,13 @@ def get(name: str) -> dict | None:
 def names() -> list[str]:
     """Every preset name."""
     return sorted(_all())
+
+
+def default_model(modality: str) -> str:
+    """The shipped model for a modality, or a clear error when this checkout has none."""
+    from ..errors import CheckpointError
+
+    folder = repo_path(f"assets/models/{DEFAULT_MODELS[modality]}")
+    if not (folder / "model_index.json").exists():
+        raise CheckpointError(folder, f"the default {modality} model is not in this checkout; pass --model")
+    return DEFAULT_MODELS[modality]

@@ -59,7 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        quiet_libraries()
         return int(args.run(args) or 0)
     except MediadiffError as e:
         print(f"mediadiff: error: {e}", file=sys.stderr)

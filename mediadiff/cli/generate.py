@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ..checkpoints import inspect_limits, resolve
-from ..pipelines.base import default_model
+from ..checkpoints.presets import default_model
 from ..validation import audio_request, check_output_path, video_request
 from .common import add_model_options, add_output_options, emit, step_progress
 
@@ -47,6 +47,9 @@ def _limits(args, modality: str):
 
 
 def _load(cls, args, model):
+    from . import quiet_libraries
+
+    quiet_libraries()
     return cls.from_pretrained(model, device=args.device, dtype=args.dtype, allow_pickle=args.allow_pickle,
                                motion_adapter=getattr(args, "motion_adapter", None))
 
@@ -60,13 +63,13 @@ def _finish(args, out, paths, started: float, what: str) -> int:
 
 
 def run_video(args) -> int:
-    from ..pipelines import VideoPipeline
-
     started = time.perf_counter()
     output, model, limits = _limits(args, "video")
     request = video_request(limits, args.prompt, args.negative_prompt, frames=args.frames, fps=args.fps,
                             height=args.height, width=args.width, steps=args.steps, guidance=args.guidance,
                             scheduler=args.scheduler, seed=args.seed, num_outputs=args.num_outputs)
+    from ..pipelines import VideoPipeline  # torch and diffusers load only once the request is valid
+
     pipe = _load(VideoPipeline, args, model)
     bar, on_step = step_progress(args, request.steps, "denoising")
     with bar:
@@ -77,13 +80,13 @@ def run_video(args) -> int:
 
 
 def run_audio(args) -> int:
-    from ..pipelines import AudioPipeline
-
     started = time.perf_counter()
     output, model, limits = _limits(args, "audio")
     request = audio_request(limits, args.prompt, args.negative_prompt, seconds=args.seconds, steps=args.steps,
                             guidance=args.guidance, scheduler=args.scheduler, seed=args.seed,
                             num_outputs=args.num_outputs)
+    from ..pipelines import AudioPipeline
+
     pipe = _load(AudioPipeline, args, model)
     bar, on_step = step_progress(args, request.steps, "denoising")
     with bar:

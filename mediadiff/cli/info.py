@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from ..checkpoints import load_checkpoint
 from .common import emit
 
@@ -18,6 +16,11 @@ def register(sub) -> None:
 
 def describe(model: str, allow_pickle: bool = False) -> dict:
     """A summary of a checkpoint: layout, components (class, parameters, MB), limits, defaults."""
+    import torch
+
+    from . import quiet_libraries
+
+    quiet_libraries()
     ckpt = load_checkpoint(model, allow_pickle=allow_pickle)
     parts = {}
     for name, module in ckpt.components.items():

@@ -7,7 +7,7 @@ import random
 import torch
 from diffusers.utils.torch_utils import randn_tensor
 
-MAX_SEED = 2**32 - 1
+from . import MAX_SEED
 
 
 def make_generator(seed: int | torch.Generator | None) -> tuple[torch.Generator, int | None]:

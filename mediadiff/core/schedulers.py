@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from diffusers import (
-    DDIMScheduler,
-    DDPMScheduler,
-    DPMSolverMultistepScheduler,
-    EulerAncestralDiscreteScheduler,
-    EulerDiscreteScheduler,
-    UniPCMultistepScheduler,
-)
-
 from ..errors import ValidationError
 
-# name -> (class, overrides). DPM-Solver++ is the default: good quality at 20-25 steps (Lu et al. 2022).
-SCHEDULERS: dict[str, tuple[type, dict]] = {
-    "dpm++": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++"}),
-    "ddim": (DDIMScheduler, {}),
-    "ddpm": (DDPMScheduler, {}),
-    "euler": (EulerDiscreteScheduler, {}),
-    "euler-a": (EulerAncestralDiscreteScheduler, {}),
-    "unipc": (UniPCMultistepScheduler, {}),
+# name -> (diffusers class, overrides). DPM-Solver++ is the default: good at 20-25 steps (Lu et al. 2022).
+# Class names, not classes: validating a name must not import diffusers (CLI start-up time).
+SCHEDULERS: dict[str, tuple[str, dict]] = {
+    "dpm++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
+    "ddim": ("DDIMScheduler", {}),
+    "ddpm": ("DDPMScheduler", {}),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler-a": ("EulerAncestralDiscreteScheduler", {}),
+    "unipc": ("UniPCMultistepScheduler", {}),
 }
 DEFAULT_SCHEDULER = "dpm++"
 ALIASES = {"dpmsolver++": "dpm++", "dpm": "dpm++", "euler_a": "euler-a", "euler-ancestral": "euler-a"}
@@ -36,5 +28,7 @@ def scheduler_name(name: str) -> str:
 
 def make_scheduler(name: str, config: dict):
     """Build scheduler `name` from a checkpoint's scheduler config (its betas, prediction type, ...)."""
-    cls, overrides = SCHEDULERS[scheduler_name(name)]
-    return cls.from_config(config, **overrides)
+    import diffusers
+
+    cls_name, overrides = SCHEDULERS[scheduler_name(name)]
+    return getattr(diffusers, cls_name).from_config(config, **overrides)

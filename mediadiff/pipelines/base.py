@@ -11,18 +11,17 @@ from typing import Any, ClassVar
 import torch
 
 from ..checkpoints import load_checkpoint, save_checkpoint
-from ..checkpoints.presets import repo_path
+from ..checkpoints.presets import default_model
 from ..core import denoisers
 from ..core.guidance import uses_guidance
 from ..core.noise import initial_latents, make_generator
 from ..core.sampling import CancelFlag, SamplerSettings, StepCallback, sample
 from ..core.schedulers import make_scheduler
 from ..core.text import TextEncoder
-from ..errors import CheckpointError, ValidationError
+from ..errors import ValidationError
 from ..validation import Limits, check_device, check_dtype
 
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-DEFAULT_MODELS = {"video": "shapes", "audio": "tones"}
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -39,15 +38,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValidationError("device", device, "Apple MPS is not available here; use cpu or auto")
     return torch.device(device)
-
-
-def default_model(modality: str) -> str:
-    """The shipped model for a modality, or a clear error when this checkout has none."""
-    name = DEFAULT_MODELS[modality]
-    if not (repo_path(f"assets/models/{name}") / "model_index.json").exists():
-        raise CheckpointError(repo_path(f"assets/models/{name}"),
-                              f"the default {modality} model is not in this checkout; pass --model")
-    return name
 
 
 class Timer:
