@@ -1,0 +1,94 @@
+"""The combined mediadiff app (Video and Audio tabs): the Hugging Face Space's entry point.
+
+    python apps/app.py [--video-model M] [--audio-model M] [--host H] [--port P] [--share] ...
+    mediadiff serve    (the same command)
+
+`build_demo(video_pipe, audio_pipe, config=...)` returns the gr.Blocks without launching it (tests, notebooks).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # run as a script: `python apps/app.py` (Spaces)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gradio as gr
+
+from apps import audio_app, common, video_app
+from mediadiff import __version__
+from mediadiff.errors import CheckpointError, MediadiffError
+
+INTRO = (f"# mediadiff {__version__}\nText to video and text to audio on one diffusion core. "
+         "Every result carries its settings (seed included), so it can be replayed with the `mediadiff` CLI.")
+
+
+def build_demo(video_pipe=None, audio_pipe=None, *, video_models: dict | None = None,
+               audio_models: dict | None = None, config: common.AppConfig | None = None,
+               notes: list[str] | None = None) -> gr.Blocks:
+    """Both apps as tabs over one queue (generation shares one concurrency limit) and one output folder."""
+    from mediadiff.pipelines import AudioPipeline, VideoPipeline
+
+    config = config or common.AppConfig()
+    store = common.OutputStore(config.output_dir, config.max_age_s, config.sweep_every_s).start()
+    sessions = common.Sessions()
+    with gr.Blocks(title="mediadiff", delete_cache=(config.sweep_every_s, config.max_age_s)) as demo:
+        gr.Markdown(INTRO + "".join(f"\n\n> {note}" for note in notes or ()))
+        with gr.Tabs():
+            with gr.Tab("Video", id="video"):
+                video_app.build_tab(common.model_set(VideoPipeline, "video", video_pipe, video_models, config),
+                                    store, config, sessions)
+            with gr.Tab("Audio", id="audio"):
+                audio_app.build_tab(common.model_set(AudioPipeline, "audio", audio_pipe, audio_models, config),
+                                    store, config, sessions)
+    demo.output_store = store
+    return common.configure_queue(demo, config)
+
+
+def load(cls, modality: str, model: str | None, device: str, dtype: str):
+    """The requested model, or the shipped default; a missing default is a note for the page, not a crash."""
+    from mediadiff.checkpoints.presets import default_model
+
+    if model is None:
+        try:
+            model = default_model(modality)
+        except CheckpointError as e:
+            return None, f"No {modality} model: {e.problem.replace('pass --model', f'pass --{modality}-model')}."
+    return cls.from_pretrained(model, device=device, dtype=dtype), None
+
+
+def serve(video_model: str | None = None, audio_model: str | None = None, *, video: bool = True, audio: bool = True,
+          host: str | None = None, port: int | None = None, share: bool = False, config: common.AppConfig | None = None,
+          block: bool = True):
+    """Load the models (or the shipped defaults) and launch the combined app; returns (demo, url)."""
+    from mediadiff.pipelines import AudioPipeline, VideoPipeline
+
+    config = config or common.AppConfig()
+    notes, pipes = [], {}
+    for modality, cls, wanted, model in (("video", VideoPipeline, video, video_model),
+                                         ("audio", AudioPipeline, audio, audio_model)):
+        pipe = None
+        if wanted:
+            pipe, note = load(cls, modality, model, config.device, config.dtype)
+            if note:
+                notes.append(note)
+                print(f"mediadiff serve: {note}", file=sys.stderr)
+        pipes[modality] = pipe
+    extra = {m: common.local_models(m, skip={p.name for p in pipes.values() if p is not None}) if w else {}
+             for m, w in (("video", video), ("audio", audio))}
+    if pipes["video"] is None and pipes["audio"] is None and not extra["video"] and not extra["audio"]:
+        raise MediadiffError("no model to serve: " + " ".join(notes))
+    demo = build_demo(pipes["video"], pipes["audio"], video_models=extra["video"], audio_models=extra["audio"],
+                      config=config, notes=notes)
+    _, url, _ = demo.launch(prevent_thread_lock=True, **common.launch_kwargs(config, host, port, share))
+    print(f"mediadiff serve: outputs in {config.output_dir} (deleted after {config.max_age_s} s)", file=sys.stderr)
+    if block:
+        demo.block_thread()
+    return demo, url
+
+
+if __name__ == "__main__":
+    from mediadiff.cli import main
+
+    sys.exit(main(["serve", *sys.argv[1:]]))

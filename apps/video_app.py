@@ -1,0 +1,182 @@
+"""The video app: prompt -> MP4 in a player, a strip of frames, the settings and a download.
+
+    build_demo(video_pipe, config=AppConfig(...)) -> gr.Blocks      (tests, notebooks, Spaces)
+    python apps/video_app.py --video-model FOLDER                   (the combined app: `mediadiff serve`)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # run as a script: `python apps/video_app.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gradio as gr
+
+from apps import common
+
+from mediadiff.codecs.frames import frame_strip, to_uint8
+from mediadiff.core.schedulers import SCHEDULERS
+from mediadiff.validation import MAX_SIDE, video_request
+
+EXAMPLES = [
+    "a red circle moving right",
+    "a small blue square bouncing up and down",
+    "a green triangle growing on a black background",
+    "two yellow circles moving towards each other",
+]
+UI_MAX_SIDE = 1024  # the sliders' range; larger sizes are valid through the API (up to MAX_SIDE)
+
+
+def _defaults(limits) -> dict:
+    """The checkpoint's defaults, filled and checked by the same rule the CLI uses."""
+    return video_request(limits, "defaults").settings()
+
+
+def _slider_updates(limits) -> tuple:
+    d, f = _defaults(limits), limits.vae_factor
+    side_max = max(min(MAX_SIDE, UI_MAX_SIDE), d["height"], d["width"])
+    side_max -= side_max % f
+    return (
+        gr.update(maximum=limits.max_frames, value=min(d["frames"], limits.max_frames)),
+        gr.update(value=d["fps"]),
+        gr.update(minimum=f, maximum=side_max, step=f, value=d["width"]),
+        gr.update(minimum=f, maximum=side_max, step=f, value=d["height"]),
+        gr.update(value=d["steps"]),
+        gr.update(value=d["guidance"]),
+        gr.update(value=d["scheduler"]),
+    )
+
+
+class VideoTab:
+    """The handlers of one video tab; plain methods, so tests can also call them without a server."""
+
+    def __init__(self, models: common.ModelSet, store: common.OutputStore, config: common.AppConfig,
+                 sessions: common.Sessions | None = None):
+        self.models, self.store, self.config = models, store, config
+        self.sessions = sessions or common.Sessions()
+        self._run = common.gpu(self._run_pipeline, config.gpu_duration)
+
+    @staticmethod
+    def _run_pipeline(pipe, settings: dict, callback, cancel):
+        return pipe(**settings, callback=callback, cancel=cancel)
+
+    def generate(self, prompt, negative_prompt, model, frames, fps, width, height, steps, guidance, scheduler,
+                 random_seed, seed, request: gr.Request = None, progress=gr.Progress()):
+        """Validate with the CLI's rules, generate, save to the output folder; errors as one line."""
+        flag = None
+        try:
+            limits = self.models.limits(model)
+            req = video_request(limits, prompt, negative_prompt, frames=frames, fps=fps, height=height, width=width,
+                                steps=steps, guidance=guidance, scheduler=scheduler,
+                                seed=None if random_seed else seed, num_outputs=1)
+            pipe = self.models.get(model)
+            flag = self.sessions.open(request)
+            out = self._run(pipe, req.settings(), common.progress_callback(progress), flag)
+            path = self.store.new_path("video", ".mp4")
+            out.save(path)
+            strip = common.upscale(frame_strip(to_uint8(out.frames[0])), 96)
+        except BaseException as e:  # noqa: BLE001 (every failure becomes one line for the user)
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise common.user_error(e, "video") from None
+        finally:
+            if flag is not None:
+                self.sessions.close(request, flag)
+        return str(path), strip, out.settings, str(path), out.seed
+
+    def example(self, prompt):
+        """What a cached example shows: the prompt at the first model's defaults, seed 0."""
+        d = _defaults(self.models.limits(self.models.names[0]))
+        return self.generate(prompt, "", self.models.names[0], d["frames"], d["fps"], d["width"], d["height"],
+                             d["steps"], d["guidance"], d["scheduler"], False, 0, None, None)
+
+    def stop(self, request: gr.Request = None) -> None:
+        self.sessions.cancel(request)
+
+    def model_defaults(self, model):
+        try:
+            return _slider_updates(self.models.limits(model))
+        except Exception as e:  # noqa: BLE001
+            raise common.user_error(e, "video") from None
+
+
+def build_tab(models: common.ModelSet, store: common.OutputStore, config: common.AppConfig,
+              sessions: common.Sessions | None = None) -> common.Tab:
+    """The video tab's components and events, inside the current gr.Blocks (or gr.Tab)."""
+    tab = VideoTab(models, store, config, sessions)
+    if not models:
+        gr.Markdown("**No video model is loaded.** Start the app with `mediadiff serve --video-model FOLDER` "
+                    "(a mediadiff, ModelScope or AnimateDiff pipeline folder, or a preset name).")
+        return common.Tab(tab.generate)
+    first = models.names[0]
+    limits = models.limits(first)
+    d, f = _defaults(limits), limits.vae_factor
+    side_max = max(min(MAX_SIDE, UI_MAX_SIDE), d["height"], d["width"])
+    side_max -= side_max % f
+    with gr.Row():
+        with gr.Column(scale=1):
+            prompt = gr.Textbox(label="Prompt", placeholder="a red circle moving right", lines=2,
+                                elem_id="video-prompt")
+            negative = gr.Textbox(label="Negative prompt", placeholder="what to steer away from", lines=1)
+            model = gr.Dropdown(models.names, value=first, label="Model")
+            with gr.Row():
+                generate = gr.Button("Generate", variant="primary", elem_id="video-generate")
+                stop = gr.Button("Stop", variant="stop", elem_id="video-stop")
+            with gr.Accordion("Settings", open=True):
+                with gr.Row():
+                    frames = gr.Slider(1, limits.max_frames, value=min(d["frames"], limits.max_frames), step=1,
+                                       label="Frames")
+                    fps = gr.Slider(1, 60, value=d["fps"], step=1, label="FPS")
+                with gr.Row():
+                    width = gr.Slider(f, side_max, value=d["width"], step=f, label="Width")
+                    height = gr.Slider(f, side_max, value=d["height"], step=f, label="Height")
+                with gr.Row():
+                    steps = gr.Slider(1, 100, value=d["steps"], step=1, label="Steps")
+                    guidance = gr.Slider(0, 20, value=d["guidance"], step=0.5, label="Guidance")
+                scheduler = gr.Dropdown(list(SCHEDULERS), value=d["scheduler"], label="Scheduler")
+                with gr.Row():
+                    random_seed = gr.Checkbox(value=True, label="Random seed")
+                    seed = gr.Number(value=0, precision=0, label="Seed (shows the seed used)")
+        with gr.Column(scale=1):
+            video = gr.Video(label="Video", autoplay=True, loop=True, elem_id="video-output")
+            strip = gr.Image(label="Frames", type="numpy", format="png", show_label=True)
+            settings = gr.JSON(label="Settings")
+            download = gr.File(label="Download")
+    outputs = [video, strip, settings, download, seed]
+    gr.Examples(
+        [[p] for p in EXAMPLES], inputs=[prompt], outputs=outputs if config.cache_examples else None,
+        fn=tab.example if config.cache_examples else None, cache_examples=bool(config.cache_examples),
+        cache_mode="lazy" if config.cache_examples == "lazy" else "eager", label="Examples",
+        api_name="video_example",
+    )
+    inputs = [prompt, negative, model, frames, fps, width, height, steps, guidance, scheduler, random_seed, seed]
+    # preprocess=False: values reach mediadiff.validation as sent, so the API gets the CLI's messages, not Gradio's.
+    event = gr.on([generate.click, prompt.submit], tab.generate, inputs, outputs, api_name="generate_video",
+                  preprocess=False, concurrency_id=common.GENERATE_QUEUE, concurrency_limit=config.concurrency)
+    stop.click(tab.stop, None, None, cancels=[event], queue=False, api_name="stop_video")
+    model.change(tab.model_defaults, [model], [frames, fps, width, height, steps, guidance, scheduler],
+                 queue=False, api_name="video_model_defaults", api_visibility="private")
+    return common.Tab(tab.generate, event, dict(zip(["prompt", "negative", "model", "frames", "fps", "width",
+                                                     "height", "steps", "guidance", "scheduler", "random_seed",
+                                                     "seed"], inputs)) | {"video": video, "tab": tab})
+
+
+def build_demo(video_pipe=None, *, models: dict | None = None, config: common.AppConfig | None = None) -> gr.Blocks:
+    """The video app alone. `video_pipe`: a loaded VideoPipeline; `models`: more name -> pipeline/folder."""
+    from mediadiff.pipelines import VideoPipeline
+
+    config = config or common.AppConfig()
+    store = common.OutputStore(config.output_dir, config.max_age_s, config.sweep_every_s).start()
+    with gr.Blocks(title="mediadiff video", delete_cache=(config.sweep_every_s, config.max_age_s)) as demo:
+        gr.Markdown("# mediadiff video\nText to video on mediadiff's pipelines.")
+        build_tab(common.model_set(VideoPipeline, "video", video_pipe, models, config), store, config)
+    demo.output_store = store
+    return common.configure_queue(demo, config)
+
+
+if __name__ == "__main__":
+    from mediadiff.cli import main
+
+    sys.exit(main(["serve", "--no-audio", *sys.argv[1:]]))
