@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 import torch
 
@@ -43,6 +42,8 @@ def to_uint8(frames: np.ndarray) -> np.ndarray:
 
 def _ffmpeg_write(path: Path, frames: np.ndarray, fps: int, codec: str, pix_fmt: str, extra: list[str]) -> None:
     """Pipe uint8 frames (F, H, W, 3) through imageio-ffmpeg's bundled ffmpeg; a failure raises with its reason."""
+    import imageio_ffmpeg
+
     f, h, w, _ = frames.shape
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
            "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-an", "-c:v", codec, "-pix_fmt", pix_fmt, *extra, str(path)]
@@ -73,6 +74,8 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int, settings: dict |
 
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:
     """Decode a video file back to uint8 frames (F, H, W, 3) and its fps (for tests and evaluation)."""
+    import imageio_ffmpeg
+
     reader = imageio_ffmpeg.read_frames(str(path))
     meta = next(reader)
     w, h = meta["size"]

@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 import torchaudio
 
@@ -82,6 +81,8 @@ def griffin_lim(mel: torch.Tensor, cfg: MelConfig, n_iter: int = 32) -> torch.Te
 
 def write_wav(path: str | Path, wave: np.ndarray, sample_rate: int, settings: dict | None = None) -> Path:
     """Write mono float audio as 16-bit PCM WAV with the settings in its INFO chunk; atomically."""
+    import soundfile as sf
+
     path = Path(path)
     with atomic_output(path) as tmp:
         with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=1, subtype="PCM_16", format="WAV") as f:

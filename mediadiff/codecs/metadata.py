@@ -6,8 +6,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import imageio_ffmpeg
-import soundfile as sf
 
 from .atomic import atomic_output
 
@@ -32,6 +30,8 @@ def write_sidecar(media: Path, settings: dict) -> Path:
 
 def read_mp4_settings(path: str | Path) -> dict:
     """Read the settings back from an MP4's comment tag with the bundled ffmpeg."""
+    import imageio_ffmpeg
+
     out = subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "ffmetadata", "-"],
         capture_output=True, text=True, check=True,
@@ -56,6 +56,8 @@ def _unescape_ffmetadata(value: str) -> str:
 
 def read_wav_settings(path: str | Path) -> dict:
     """Read the settings back from a WAV's LIST/INFO comment (ICMT)."""
+    import soundfile as sf
+
     with sf.SoundFile(str(path)) as f:
         comment = f.copy_metadata().get("comment")
     return json.loads(comment) if comment else {}
