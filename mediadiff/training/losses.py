@@ -1,0 +1,46 @@
+"""Losses: diffusion (v-prediction, min-SNR weighting), VAE reconstruction + KL, vocoder spectral losses."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def min_snr_weights(scheduler, timesteps: torch.Tensor, gamma: float, prediction_type: str) -> torch.Tensor:
+    """Per-sample loss weights min(SNR, gamma) / SNR for epsilon, / (SNR + 1) for v (Hang et al. 2023)."""
+    from diffusers.training_utils import compute_snr
+
+    snr = compute_snr(scheduler, timesteps)  # (B,)
+    clipped = torch.clamp(snr, max=gamma)
+    return clipped / (snr + 1) if prediction_type == "v_prediction" else clipped / snr
+
+
+def diffusion_loss(model_fn, scheduler, x0: torch.Tensor, gamma: float, prediction_type: str) -> torch.Tensor:
+    """Noise x0 at random timesteps and regress the target (v: Salimans & Ho 2022), min-SNR weighted."""
+    noise = torch.randn_like(x0)  # (B, C, ...)
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (x0.shape[0],), device=x0.device)  # (B,)
+    noisy = scheduler.add_noise(x0, noise, t)  # (B, C, ...)
+    target = scheduler.get_velocity(x0, noise, t) if prediction_type == "v_prediction" else noise
+    pred = model_fn(noisy, t)  # (B, C, ...)
+    per_sample = F.mse_loss(pred.float(), target.float(), reduction="none").flatten(1).mean(1)  # (B,)
+    w = min_snr_weights(scheduler, t.cpu(), gamma, prediction_type).to(x0.device)  # (B,)
+    return (w * per_sample).mean()
+
+
+def vae_loss(vae, x: torch.Tensor, kl_weight: float) -> torch.Tensor:
+    """L1 reconstruction plus a small KL to the unit Gaussian (latent diffusion's autoencoder)."""
+    posterior = vae.encode(x).latent_dist
+    recon = vae.decode(posterior.sample()).sample  # same shape as x
+    return F.l1_loss(recon, x) + kl_weight * posterior.kl().mean()
+
+
+def stft_loss(pred: torch.Tensor, target: torch.Tensor, sizes=(256, 512, 1024)) -> torch.Tensor:
+    """Multi-resolution STFT loss: spectral convergence + log-magnitude L1 (Yamamoto et al. 2020)."""
+    total = pred.new_zeros(())
+    for n_fft in sizes:
+        window = torch.hann_window(n_fft, device=pred.device)
+        spec = [torch.stft(w, n_fft, n_fft // 4, window=window, return_complex=True).abs() + 1e-7
+                for w in (pred, target)]  # (B, F, T) each
+        sc = torch.linalg.norm(spec[1] - spec[0]) / torch.linalg.norm(spec[1])
+        total = total + sc + F.l1_loss(spec[0].log(), spec[1].log())
+    return total / len(sizes)

@@ -1,0 +1,182 @@
+"""`mediadiff train`: run the stages of one config in order and assemble the pipeline checkpoint."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from ..checkpoints import save_checkpoint
+from ..errors import MediadiffError
+from ..validation import Limits
+from . import stages as st
+from .data import MINILM_REFERENCE, Prepared, caption_bank, load_or_build, mel_config, minilm
+from .loop import final_dir, read_trainer_state, train
+
+STAGES_OF = {"audio": ("vae", "vocoder", "denoiser"), "video": ("vae", "denoiser")}
+
+
+def _load_final(run_dir: Path, name: str, cls):
+    """A completed stage's EMA weights, or a one-line error saying which stage to run first."""
+    folder = final_dir(run_dir, name)
+    if not folder.exists():
+        raise MediadiffError(f"the {name} stage is not trained in {run_dir}; run `--stage {name}` first "
+                             "(or `--stage all`)")
+    return cls.from_pretrained(str(folder)).eval().requires_grad_(False)
+
+
+def _vae(run_dir: Path):
+    from diffusers import AutoencoderKL
+
+    return _load_final(run_dir, "vae", AutoencoderKL)
+
+
+def vocoder_choice(run_dir: Path) -> str:
+    """'hifigan' or 'griffin-lim' as decided after the vocoder stage (Griffin-Lim when there is none)."""
+    file = run_dir / "vocoder" / "choice.json"
+    return json.loads(file.read_text())["ship"] if file.exists() else "griffin-lim"
+
+
+def _vocoder_score(cfg: dict, data: Prepared, vocoder, count: int = 24) -> dict[str, float]:
+    """Attribute accuracy of tones re-synthesised from their true mels by Griffin-Lim and by the vocoder."""
+    from ..codecs.mel import griffin_lim, vocode
+    from ..evaluation import audio
+    from ..worlds.tones import ToneSpec
+
+    mel = mel_config(cfg)
+    first = len(data.waves) if len(data.media) - len(data.waves) >= count else 0  # clips the vocoder never saw
+    idx = list(range(first, min(len(data.media), first + count)))
+    mels = data.media[idx].float()[:, None]  # (n, 1, T, M)
+    waves = {"griffin-lim": griffin_lim(mels, mel), "hifigan": vocode(vocoder.cpu().float(), mels)}  # (n, samples)
+    out = {}
+    for name, w in waves.items():
+        hits = [v for i, k in enumerate(idx)
+                for v in audio.score(audio.analyse(w[i].numpy(), mel.sample_rate), ToneSpec(**data.specs[k])).values()]
+        out[name] = sum(hits) / max(len(hits), 1)
+    return out
+
+
+def choose_vocoder(cfg: dict, data: Prepared, run_dir: Path, log) -> str:
+    """Ship HiFi-GAN only where it measures better than Griffin-Lim on clips it was not trained on."""
+    ship = cfg["vocoder"]["ship"]
+    scores = {}
+    if ship == "auto":
+        if data.specs is None:
+            ship = "hifigan"  # user audio: nothing to measure against
+        else:
+            from transformers import SpeechT5HifiGan
+
+            scores = _vocoder_score(cfg, data, _load_final(run_dir, "vocoder", SpeechT5HifiGan))
+            ship = "hifigan" if scores["hifigan"] > scores["griffin-lim"] else "griffin-lim"
+            log(f"vocoder: attribute accuracy on unseen clips {scores}; shipping {ship}")
+    (run_dir / "vocoder").mkdir(parents=True, exist_ok=True)
+    (run_dir / "vocoder" / "choice.json").write_text(json.dumps({"ship": ship, "scores": scores}) + "\n")
+    return ship
+
+
+def defaults_of(cfg: dict) -> dict:
+    """The `defaults` block of the shipped model_index.json."""
+    d = dict(cfg["defaults"])
+    d["text_max_length"] = int(cfg["text"]["max_length"])
+    if cfg["modality"] == "audio":
+        d.setdefault("seconds", float(cfg["data"]["seconds"]))
+        d.setdefault("max_seconds", 2 * float(cfg["data"]["seconds"]))
+        d["mel"] = mel_config(cfg).to_dict()
+    else:
+        d.setdefault("frames", int(cfg["data"]["frames"]))
+        d.setdefault("fps", int(cfg["data"]["fps"]))
+        d.setdefault("height", int(cfg["data"]["size"]))
+        d.setdefault("width", int(cfg["data"]["size"]))
+    return d
+
+
+def components(cfg: dict, run_dir: Path, unet, text) -> dict:
+    """The pipeline's parts: trained VAE, UNet (and vocoder if shipped), MiniLM, DPM-Solver++ scheduler."""
+    encoder, tokenizer = text
+    parts = {"vae": _vae(run_dir), "text_encoder": encoder, "tokenizer": tokenizer, "unet": unet,
+             "scheduler": st.sampling_scheduler(cfg)}
+    if cfg["modality"] == "audio" and vocoder_choice(run_dir) == "hifigan":
+        from transformers import SpeechT5HifiGan
+
+        parts["vocoder"] = _load_final(run_dir, "vocoder", SpeechT5HifiGan)
+    return parts
+
+
+def pipeline_from(cfg: dict, run_dir: Path, unet, text):
+    """An in-memory pipeline around the current UNet (checkpoint samples use it)."""
+    from ..pipelines import AudioPipeline, VideoPipeline
+
+    parts = components(cfg, run_dir, unet, text)
+    factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
+    defaults = defaults_of(cfg)
+    if cfg["modality"] == "audio":
+        limits = Limits("audio", factor, max_seconds=float(defaults["max_seconds"]), defaults=defaults)
+        pipe = AudioPipeline(parts, limits)
+    else:
+        limits = Limits("video", factor, max_frames=32, defaults=defaults)
+        pipe = VideoPipeline(parts, limits)
+    return pipe.to(next(unet.parameters()).device)
+
+
+def assemble(cfg: dict, run_dir: Path, text) -> Path:
+    """Write RUN/pipeline: a normal mediadiff checkpoint with MiniLM referenced, not copied."""
+    from diffusers import UNet2DConditionModel, UNetMotionModel
+
+    cls = UNet2DConditionModel if cfg["modality"] == "audio" else UNetMotionModel
+    parts = components(cfg, run_dir, _load_final(run_dir, "denoiser", cls), text)
+    refs = {"text_encoder": MINILM_REFERENCE, "tokenizer": MINILM_REFERENCE}
+    return save_checkpoint(run_dir / "pipeline", cfg["modality"], parts, defaults_of(cfg), refs)
+
+
+def run_stage(name: str, cfg: dict, run_dir: Path, data: Prepared, *, resume: bool, stop_after: int | None,
+              progress: bool, log) -> dict:
+    """Train one stage (and what follows it: vocoder choice, pipeline assembly); returns its summary."""
+    started = time.perf_counter()
+    common = dict(resume=resume, seed=int(cfg["seed"]), stop_after=stop_after, progress=progress, log=log)
+    if name == "vae":
+        train(st.vae_stage(cfg, data), run_dir, **common)
+    elif name == "vocoder":
+        train(st.vocoder_stage(cfg, data), run_dir, **common)
+        if final_dir(run_dir, "vocoder").exists():
+            choose_vocoder(cfg, data, run_dir, log)
+    else:
+        vae = _vae(run_dir)
+        latents = st.encode_latents(vae, data, cfg["modality"])
+        bank, rows = caption_bank(data.captions, int(cfg["text"]["max_length"]), run_dir / "data" / "captions.safetensors")
+        text = minilm()
+        stage = st.denoiser_stage(cfg, data, latents, bank, rows, lambda unet: pipeline_from(cfg, run_dir, unet, text))
+        train(stage, run_dir, **common)
+        if final_dir(run_dir, "denoiser").exists():
+            log(f"pipeline: {assemble(cfg, run_dir, text)}")
+    state = read_trainer_state(run_dir / name)
+    return {"stage": name, "step": state.get("step", 0), "of": int(cfg[name]["steps"]),
+            "train_wall_s": state.get("wall_s", 0.0), "sitting_s": round(time.perf_counter() - started, 1)}
+
+
+def run(cfg: dict, run_dir: str | Path, stage: str = "all", *, resume: bool = False, stop_after: int | None = None,
+        progress: bool = True, log=print) -> dict:
+    """Train `stage` (or all stages in order) of `cfg` in `run_dir`; the pipeline lands in RUN/pipeline."""
+    run_dir = Path(run_dir)
+    names = STAGES_OF[cfg["modality"]] if stage == "all" else (stage,)
+    if stage != "all" and stage not in STAGES_OF[cfg["modality"]]:
+        from ..errors import ValidationError
+
+        raise ValidationError("stage", stage, f"{cfg['modality']} has stages {', '.join(STAGES_OF[cfg['modality']])}"
+                                              " or all")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    t0 = time.perf_counter()
+    data = load_or_build(cfg, run_dir, log)
+    summary = {"run": str(run_dir), "data_s": round(time.perf_counter() - t0, 1), "stages": [],
+               "skipped_files": data.skipped or []}
+    for name in names:
+        summary["stages"].append(run_stage(name, cfg, run_dir, data, resume=resume, stop_after=stop_after,
+                                           progress=progress, log=log))
+        if summary["stages"][-1]["step"] < summary["stages"][-1]["of"]:
+            break  # a sitting stopped early: later stages wait for --resume
+    pipeline = run_dir / "pipeline"
+    summary["pipeline"] = str(pipeline) if (pipeline / "model_index.json").exists() else None
+    return summary

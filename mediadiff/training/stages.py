@@ -1,0 +1,284 @@
+"""The three stages, for audio (mel spectrograms) and video (frames / clips): models, data views, losses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..codecs.mel import MelConfig, griffin_lim, log_mel, write_wav
+from . import losses
+from .data import Prepared, mel_config
+from .loop import Stage
+from .media import frame_strip, spectrogram_image, write_png
+
+TEXT_DIM = 384  # MiniLM's hidden size
+
+
+# --------------------------------------------------------------------------- datasets (views of the prepared set)
+
+
+class MelCrops(torch.utils.data.Dataset):
+    """Random crops (1, crop, M) of the log-mels, for the mel VAE."""
+
+    def __init__(self, mels: torch.Tensor, crop: int):
+        self.mels, self.crop = mels, min(crop, mels.shape[1]) // 4 * 4
+
+    def __len__(self) -> int:
+        return len(self.mels)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        start = int(torch.randint(0, self.mels.shape[1] - self.crop + 1, ()))
+        return self.mels[i, start:start + self.crop].float()[None]  # (1, crop, M)
+
+
+class Frames(torch.utils.data.Dataset):
+    """Single frames (3, H, W) in [-1, 1] of the clips, for the frame VAE."""
+
+    def __init__(self, clips: torch.Tensor):
+        self.clips = clips  # (N, F, H, W, 3) uint8
+
+    def __len__(self) -> int:
+        return self.clips.shape[0] * self.clips.shape[1]
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        frame = self.clips[i // self.clips.shape[1], i % self.clips.shape[1]]  # (H, W, 3)
+        return frame.permute(2, 0, 1).float() / 127.5 - 1.0  # (3, H, W)
+
+
+class WaveSegments(torch.utils.data.Dataset):
+    """Random aligned waveform segments (segment * hop samples), for the vocoder."""
+
+    def __init__(self, waves: torch.Tensor, segment_frames: int, hop: int):
+        self.waves, self.length = waves, segment_frames * hop
+        self.hop = hop
+
+    def __len__(self) -> int:
+        return len(self.waves)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        start = int(torch.randint(0, (self.waves.shape[1] - self.length) // self.hop + 1, ())) * self.hop
+        return self.waves[i, start:start + self.length].float()  # (samples,)
+
+
+class Captioned(torch.utils.data.Dataset):
+    """(latents, caption row) pairs; a random caption of the clip, or the empty prompt with p_uncond."""
+
+    def __init__(self, latents: torch.Tensor, rows: list[list[int]], p_uncond: float):
+        self.latents, self.rows, self.p_uncond = latents, rows, p_uncond
+
+    def __len__(self) -> int:
+        return len(self.latents)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        if float(torch.rand(())) < self.p_uncond:
+            return self.latents[i], 0  # row 0 is the empty prompt (classifier-free guidance)
+        options = self.rows[i]
+        return self.latents[i], options[int(torch.randint(0, len(options), ()))]
+
+
+# --------------------------------------------------------------------------- models
+
+
+def build_vae(cfg: dict):
+    """AutoencoderKL on 1-channel log-mels (audio) or RGB frames (video); factor 2 per level after the first."""
+    from diffusers import AutoencoderKL
+
+    v = cfg["vae"]
+    channels = 1 if cfg["modality"] == "audio" else 3
+    levels = len(v["block_out_channels"])
+    return AutoencoderKL(
+        in_channels=channels, out_channels=channels, latent_channels=int(v["latent_channels"]),
+        block_out_channels=tuple(v["block_out_channels"]), layers_per_block=int(v["layers_per_block"]),
+        down_block_types=("DownEncoderBlock2D",) * levels, up_block_types=("UpDecoderBlock2D",) * levels,
+        norm_num_groups=int(v["norm_num_groups"]), mid_block_add_attention=False,
+        sample_size=int(cfg["data"]["size"]) if cfg["modality"] == "video" else 64,
+    )
+
+
+def build_vocoder(cfg: dict):
+    """A small HiFi-GAN generator (Kong et al. 2020) whose upsampling equals the mel hop."""
+    from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
+
+    mel = mel_config(cfg)
+    rates = {160: [5, 4, 2, 2, 2], 256: [8, 8, 2, 2], 200: [5, 5, 4, 2]}.get(mel.hop_length)
+    if rates is None:
+        from ..errors import ValidationError
+
+        raise ValidationError("mel.hop_length", mel.hop_length, "the vocoder supports hops of 160, 200 or 256")
+    return SpeechT5HifiGan(SpeechT5HifiGanConfig(
+        model_in_dim=mel.n_mels, sampling_rate=mel.sample_rate,
+        upsample_initial_channel=int(cfg["vocoder"]["upsample_initial_channel"]), upsample_rates=rates,
+        upsample_kernel_sizes=[2 * r for r in rates], resblock_kernel_sizes=[3, 7],
+        resblock_dilation_sizes=[[1, 3, 5], [1, 3, 5]], normalize_before=False,
+    ))
+
+
+def build_unet(cfg: dict, latent_channels: int, sample_size):
+    """UNet2DConditionModel over MiniLM tokens (audio) or UNetMotionModel (video, AnimateDiff layout)."""
+    from diffusers import UNet2DConditionModel, UNetMotionModel
+
+    d = cfg["denoiser"]
+    widths = tuple(d["block_out_channels"])
+    n = len(widths)
+    common = dict(in_channels=latent_channels, out_channels=latent_channels, block_out_channels=widths,
+                  layers_per_block=int(d["layers_per_block"]), cross_attention_dim=TEXT_DIM,
+                  norm_num_groups=int(d["norm_num_groups"]), sample_size=sample_size)
+    if cfg["modality"] == "audio":
+        # No attention at full resolution (costly on a CPU); cross-attention on the coarser levels.
+        down = ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (n - 1)
+        up = ("CrossAttnUpBlock2D",) * (n - 1) + ("UpBlock2D",)
+        return UNet2DConditionModel(down_block_types=down, up_block_types=up,
+                                    attention_head_dim=int(d["attention_head_dim"]), **common)
+    down = ("CrossAttnDownBlockMotion",) * (n - 1) + ("DownBlockMotion",)
+    up = ("UpBlockMotion",) + ("CrossAttnUpBlockMotion",) * (n - 1)
+    return UNetMotionModel(down_block_types=down, up_block_types=up, num_attention_heads=int(d["attention_head_dim"]),
+                           motion_num_attention_heads=int(d["motion_heads"]), motion_max_seq_length=32, **common)
+
+
+def train_scheduler(cfg: dict):
+    """The DDPM noise schedule training samples from (its add_noise / get_velocity)."""
+    from diffusers import DDPMScheduler
+
+    d = cfg["denoiser"]
+    return DDPMScheduler(num_train_timesteps=int(d["num_train_timesteps"]), beta_schedule=d["beta_schedule"],
+                         prediction_type=d["prediction_type"])
+
+
+def sampling_scheduler(cfg: dict):
+    """The scheduler shipped in the pipeline: DPM-Solver++ on the same schedule and prediction type."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    d = cfg["denoiser"]
+    return DPMSolverMultistepScheduler(num_train_timesteps=int(d["num_train_timesteps"]),
+                                       beta_schedule=d["beta_schedule"], prediction_type=d["prediction_type"])
+
+
+# --------------------------------------------------------------------------- stage: vae
+
+
+def _audio_media(mel: MelConfig, mels: list[np.ndarray], waves: list[torch.Tensor], stem: Path) -> None:
+    """A WAV of the first waveform and a spectrogram PNG of every mel, at `stem`.wav / .png."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(stem.with_suffix(".wav"), waves[0].numpy(), mel.sample_rate)
+    write_png(stem.with_suffix(".png"), spectrogram_image(mels))
+
+
+def vae_stage(cfg: dict, data: Prepared) -> Stage:
+    """Train the mel VAE (or frame VAE) to reconstruct; the latent scale is measured at the end."""
+    v = cfg["vae"]
+    vae = build_vae(cfg)
+    if cfg["modality"] == "audio":
+        dataset = MelCrops(data.media, int(v["crop_frames"]))
+        probe = data.media[:64].float()[:, None]  # (n, 1, T, M)
+    else:
+        dataset = Frames(data.media)
+        probe = torch.stack([dataset[i] for i in range(0, min(len(dataset), 64 * data.media.shape[1]),
+                                                         data.media.shape[1])])  # (n, 3, H, W)
+
+    def loss(model, x):
+        return losses.vae_loss(model, x, float(v["kl_weight"]))
+
+    def sample(model, step: int, folder: Path) -> None:
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            x = probe[:1].to(device)
+            recon = model.decode(model.encode(x).latent_dist.mode()).sample.float().cpu()  # like x
+        if cfg["modality"] == "audio":
+            mel = mel_config(cfg)
+            _audio_media(mel, [x[0, 0].cpu().numpy(), recon[0, 0].numpy()],
+                         [griffin_lim(recon, mel)[0]], folder / f"step-{step:06d}")
+        else:
+            pair = torch.cat([x.cpu(), recon]).permute(0, 2, 3, 1).numpy() / 2 + 0.5  # (2, H, W, 3)
+            write_png(folder / f"step-{step:06d}.png", frame_strip(pair, 2))
+
+    def finish(model) -> None:
+        with torch.no_grad():
+            device = next(model.parameters()).device
+            z = torch.cat([model.encode(probe[i:i + 8].to(device)).latent_dist.mode() for i in range(0, len(probe), 8)])
+        model.register_to_config(scaling_factor=float(1.0 / z.float().std()))
+
+    return Stage("vae", vae, dataset, loss, v, sample, finish)
+
+
+# --------------------------------------------------------------------------- stage: vocoder
+
+
+def vocoder_stage(cfg: dict, data: Prepared) -> Stage:
+    """Train the HiFi-GAN generator with mel L1 + multi-resolution STFT losses (no discriminator: CPU budget)."""
+    v = cfg["vocoder"]
+    mel = mel_config(cfg)
+    model = build_vocoder(cfg)
+    dataset = WaveSegments(data.waves, int(v["segment_frames"]), mel.hop_length)
+
+    def loss(voc, wave):
+        target_mel = log_mel(wave, mel)[:, : wave.shape[1] // mel.hop_length]  # (B, T, M)
+        pred = voc(target_mel)  # (B, samples)
+        pred_mel = log_mel(pred, mel)[:, : wave.shape[1] // mel.hop_length]  # (B, T, M)
+        return torch.nn.functional.l1_loss(pred_mel, target_mel) + losses.stft_loss(pred, wave)
+
+    def sample(voc, step: int, folder: Path) -> None:
+        device = next(voc.parameters()).device
+        m = data.media[:1].float()  # (1, T, M)
+        with torch.no_grad():
+            wave = voc(m.to(device)).float().cpu()  # (1, samples)
+        _audio_media(mel, [m[0].numpy(), log_mel(wave, mel)[0].numpy()], [wave[0]], folder / f"step-{step:06d}")
+
+    return Stage("vocoder", model, dataset, loss, v, sample)
+
+
+# --------------------------------------------------------------------------- stage: denoiser
+
+
+@torch.no_grad()
+def encode_latents(vae, data: Prepared, modality: str, batch: int = 32) -> torch.Tensor:
+    """The whole set through the trained VAE once: (N, C, t, m) audio, (N, C, F, h, w) video; scaled."""
+    device = next(vae.parameters()).device
+    out = []
+    for start in range(0, len(data.media), batch):
+        chunk = data.media[start:start + batch]
+        if modality == "audio":
+            x = chunk.float()[:, None].to(device)  # (b, 1, T, M)
+            out.append(vae.encode(x).latent_dist.mode().cpu())  # (b, C, t, m)
+        else:
+            b, f = chunk.shape[:2]
+            x = (chunk.reshape(b * f, *chunk.shape[2:]).permute(0, 3, 1, 2).float() / 127.5 - 1).to(device)
+            z = vae.encode(x).latent_dist.mode().cpu()  # (b*F, C, h, w)
+            out.append(z.reshape(b, f, *z.shape[1:]).permute(0, 2, 1, 3, 4))  # (b, C, F, h, w)
+    return torch.cat(out) * vae.config.scaling_factor
+
+
+def denoiser_stage(cfg: dict, data: Prepared, latents: torch.Tensor, bank: torch.Tensor, rows: list[list[int]],
+                   make_pipeline) -> Stage:
+    """Train the text-conditioned denoiser on fixed latents with v-prediction and min-SNR weighting."""
+    from ..core.denoisers import bind
+
+    d = cfg["denoiser"]
+    unet = build_unet(cfg, latents.shape[1], list(latents.shape[-2:]))
+    scheduler = train_scheduler(cfg)
+    dataset = Captioned(latents, rows, float(d["p_uncond"]))
+    gamma, kind = float(d["min_snr_gamma"]), d["prediction_type"]
+    device_bank = {}
+
+    def loss(model, batch):
+        x0, row = batch  # (B, C, ...), (B,)
+        if x0.device not in device_bank:
+            device_bank[x0.device] = bank.to(x0.device)
+        emb = device_bank[x0.device][row].float()  # (B, L, D)
+        return losses.diffusion_loss(bind(model, emb), scheduler, x0, gamma, kind)
+
+    def sample(model, step: int, folder: Path) -> None:
+        prompt = d.get("sample_prompt") or data.captions[0][0]
+        folder.mkdir(parents=True, exist_ok=True)
+        pipe = make_pipeline(model)
+        if cfg["modality"] == "audio":
+            out = pipe(prompt, seed=0)
+            write_wav(folder / f"step-{step:06d}.wav", out.waveforms[0], out.sample_rate)
+            write_png(folder / f"step-{step:06d}.png", spectrogram_image([out.mel[0]]))
+        else:
+            out = pipe(prompt, seed=0)
+            out.save(folder / f"step-{step:06d}.mp4")
+            write_png(folder / f"step-{step:06d}.png", frame_strip(out.frames[0]))
+
+    return Stage("denoiser", unet, dataset, loss, d, sample)
