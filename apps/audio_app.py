@@ -149,7 +149,8 @@ def build_demo(audio_pipe=None, *, models: dict | None = None, config: common.Ap
 
     config = config or common.AppConfig()
     store = common.OutputStore(config.output_dir, config.max_age_s, config.sweep_every_s).start()
-    with gr.Blocks(title="mediadiff audio", delete_cache=(config.sweep_every_s, config.max_age_s)) as demo:
+    with gr.Blocks(title="mediadiff audio", delete_cache=(config.sweep_every_s, config.max_age_s),
+                   analytics_enabled=False) as demo:
         gr.Markdown("# mediadiff audio\nText to audio on mediadiff's pipelines.")
         build_tab(common.model_set(AudioPipeline, "audio", audio_pipe, models, config), store, config)
     demo.output_store = store

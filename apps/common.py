@@ -279,9 +279,24 @@ def configure_queue(demo: gr.Blocks, config: AppConfig) -> gr.Blocks:
     return demo.queue(max_size=config.max_queue, default_concurrency_limit=config.concurrency)
 
 
+def served_paths(config: AppConfig) -> list[str]:
+    """allowed_paths, as small as it can be: none when Gradio already takes results from the output folder.
+
+    Gradio copies each returned file into its own cache (hash-named folders, swept by `delete_cache`) and serves
+    that copy; it accepts results from the system temp dir and the working directory without `allowed_paths`.
+    So the output folder itself (sidecars, in-progress `.partial` dotfiles) is never served, unless it lies
+    elsewhere, where it must be allowed for Gradio to take results from it at all.
+    """
+    folder = Path(config.output_dir).resolve()
+    for root in (tempfile.gettempdir(), os.getcwd()):
+        if folder.is_relative_to(Path(root).resolve()):
+            return []
+    return [str(folder)]
+
+
 def launch_kwargs(config: AppConfig, host: str | None = None, port: int | None = None, share: bool = False) -> dict:
-    """Serve the output folder and nothing else from disk; no uploads beyond a small bound."""
-    return dict(server_name=host, server_port=port, share=share, allowed_paths=[str(config.output_dir)],
+    """Serve results and nothing else from disk; no uploads beyond a small bound; tracebacks stay in the log."""
+    return dict(server_name=host, server_port=port, share=share, allowed_paths=served_paths(config),
                 max_file_size="5mb", show_error=False, footer_links=["api", "gradio"])
 
 
