@@ -33,6 +33,7 @@ def build_demo(video_pipe=None, audio_pipe=None, *, video_models: dict | None = 
     config = config or common.AppConfig()
     store = common.OutputStore(config.output_dir, config.max_age_s, config.sweep_every_s).start()
     sessions = common.Sessions()
+    common.examples_cache(config)
     with gr.Blocks(title="mediadiff", delete_cache=(config.sweep_every_s, config.max_age_s),
                    analytics_enabled=False) as demo:
         gr.Markdown(INTRO + "".join(f"\n\n> {note}" for note in notes or ()))

@@ -120,7 +120,8 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
                     random_seed = gr.Checkbox(value=True, label="Random seed")
                     seed = gr.Number(value=0, precision=0, label="Seed (shows the seed used)")
         with gr.Column(scale=1):
-            audio = gr.Audio(label="Audio", type="filepath", elem_id="audio-output")
+            audio = gr.Audio(label="Audio", type="filepath", elem_id="audio-output", interactive=False,
+                             waveform_options=gr.WaveformOptions(show_recording_waveform=False))  # plain <audio>
             mel = gr.Image(label="Mel spectrogram", type="numpy", format="png")
             settings = gr.JSON(label="Settings")
             download = gr.File(label="Download")
@@ -149,6 +150,7 @@ def build_demo(audio_pipe=None, *, models: dict | None = None, config: common.Ap
 
     config = config or common.AppConfig()
     store = common.OutputStore(config.output_dir, config.max_age_s, config.sweep_every_s).start()
+    common.examples_cache(config)
     with gr.Blocks(title="mediadiff audio", delete_cache=(config.sweep_every_s, config.max_age_s),
                    analytics_enabled=False) as demo:
         gr.Markdown("# mediadiff audio\nText to audio on mediadiff's pipelines.")

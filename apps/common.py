@@ -55,7 +55,8 @@ class AppConfig:
             self.output_dir = Path(tempfile.mkdtemp(prefix="mediadiff-app-"))
         self.output_dir = Path(self.output_dir).resolve()
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        for name, value in (("concurrency", self.concurrency), ("max_queue", self.max_queue)):
+        for name, value in (("concurrency", self.concurrency), ("max_queue", self.max_queue),
+                            ("max_age", self.max_age_s), ("sweep_every", self.sweep_every_s)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(name, value, "must be an integer of at least 1")
 
@@ -272,6 +273,15 @@ def mel_image(log_mel: np.ndarray, min_height: int = 128) -> np.ndarray:
     t = (x - i)[..., None]
     rgb = _STOPS[i] * (1 - t) + _STOPS[i + 1] * t
     return upscale(rgb.round().astype(np.uint8), min_height)
+
+
+def examples_cache(config: AppConfig) -> None:
+    """Cached example results go beside the outputs (not into the working directory, a Space's repo).
+
+    Gradio reads GRADIO_EXAMPLES_CACHE when gr.Examples is built; a value set by the user wins.
+    """
+    if config.cache_examples:
+        os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(config.output_dir / "examples"))
 
 
 def configure_queue(demo: gr.Blocks, config: AppConfig) -> gr.Blocks:

@@ -140,7 +140,7 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
                     random_seed = gr.Checkbox(value=True, label="Random seed")
                     seed = gr.Number(value=0, precision=0, label="Seed (shows the seed used)")
         with gr.Column(scale=1):
-            video = gr.Video(label="Video", autoplay=True, loop=True, elem_id="video-output")
+            video = gr.Video(label="Video", autoplay=True, loop=True, height=320, elem_id="video-output")
             strip = gr.Image(label="Frames", type="numpy", format="png", show_label=True)
             settings = gr.JSON(label="Settings")
             download = gr.File(label="Download")
@@ -169,6 +169,7 @@ def build_demo(video_pipe=None, *, models: dict | None = None, config: common.Ap
 
     config = config or common.AppConfig()
     store = common.OutputStore(config.output_dir, config.max_age_s, config.sweep_every_s).start()
+    common.examples_cache(config)
     with gr.Blocks(title="mediadiff video", delete_cache=(config.sweep_every_s, config.max_age_s),
                    analytics_enabled=False) as demo:
         gr.Markdown("# mediadiff video\nText to video on mediadiff's pipelines.")

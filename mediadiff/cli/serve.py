@@ -32,9 +32,8 @@ def register(sub) -> None:
 
 def _apps():
     """apps/app.py from this checkout (the apps live beside the package, as on a Space)."""
-    from ..checkpoints.presets import repo_path
+    from ..checkpoints.presets import REPO_ROOT as root
 
-    root = repo_path("")
     if not (root / "apps" / "app.py").exists():
         raise MediadiffError(f"the web apps are not in this install (no {root / 'apps' / 'app.py'})")
     if str(root) not in sys.path:
