@@ -57,10 +57,13 @@ class VideoTab:
         self.models, self.store, self.config = models, store, config
         self.sessions = sessions or common.Sessions()
         self._run = common.gpu(self._run_pipeline, config.gpu_duration)
+        self._zero_gpu = self._run != self._run_pipeline  # wrapped by spaces.GPU
 
-    @staticmethod
-    def _run_pipeline(pipe, settings: dict, callback, cancel):
-        return pipe(**settings, callback=callback, cancel=cancel)
+    def _run_pipeline(self, model: str, settings: dict, progress=None, cancel=None):
+        """The GPU part. Its arguments pickle (ZeroGPU runs it in a forked worker); the pipeline comes from
+        the already loaded model set, so the weights are never copied between processes."""
+        pipe = self.models.get(model)
+        return pipe(**settings, callback=common.progress_callback(progress), cancel=cancel)
 
     def generate(self, prompt, negative_prompt, model, frames, fps, width, height, steps, guidance, scheduler,
                  random_seed, seed, request: gr.Request = None, progress=gr.Progress()):
@@ -71,9 +74,10 @@ class VideoTab:
             req = video_request(limits, prompt, negative_prompt, frames=frames, fps=fps, height=height, width=width,
                                 steps=steps, guidance=guidance, scheduler=scheduler,
                                 seed=None if random_seed else seed, num_outputs=1)
-            pipe = self.models.get(model)
+            self.models.get(model)  # load (once) before any GPU time is asked for
             flag = self.sessions.open(request)
-            out = self._run(pipe, req.settings(), common.progress_callback(progress), flag)
+            # A threading.Event cannot reach a ZeroGPU worker: there the Stop button cancels the event itself.
+            out = self._run(model, req.settings(), progress, None if self._zero_gpu else flag)
             path = self.store.new_path("video", ".mp4")
             out.save(path)
             strip = common.upscale(frame_strip(to_uint8(out.frames[0])), 96)

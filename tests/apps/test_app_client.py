@@ -186,6 +186,32 @@ def test_gpu_wrapper_is_plain_without_spaces_and_wraps_with_it(monkeypatch):
     assert common.gpu(fn, 60)() == ("gpu", 1) and calls == [60]
 
 
+def test_tabs_run_generation_through_spaces_gpu_when_present(app_pipes, tmp_path, monkeypatch):
+    from apps import common
+    from apps.audio_app import AudioTab
+    from mediadiff.pipelines import AudioPipeline
+
+    monkeypatch.setitem(sys.modules, "spaces", None)
+    config = common.AppConfig(output_dir=tmp_path)
+    models = common.model_set(AudioPipeline, "audio", app_pipes[1], None, config)
+    assert AudioTab(models, common.OutputStore(tmp_path, 60, 60), config)._zero_gpu is False
+    calls = []
+
+    def gpu(duration=None):
+        def wrap(f):
+            def run(model, settings, progress, cancel):
+                calls.append((duration, model, cancel))
+                return f(model, settings, progress, cancel)
+            return run
+        return wrap
+
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
+    tab = AudioTab(models, common.OutputStore(tmp_path, 60, 60), config)
+    assert tab._zero_gpu is True
+    path, _, settings, _, seed = tab.generate("a beep", "", "tiny-audio", 0.25, 1, 2.5, "dpm++", False, 4)
+    assert calls == [(config.gpu_duration, "tiny-audio", None)] and seed == 4 and Path(path).exists()
+
+
 def test_output_folder_is_swept_by_age(tmp_path):
     from apps import common
 
