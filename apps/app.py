@@ -14,6 +14,11 @@ from pathlib import Path
 if str(Path(__file__).resolve().parents[1]) not in sys.path:  # run as a script: `python apps/app.py` (Spaces)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+try:  # on Hugging Face ZeroGPU, `spaces` must be imported before torch touches CUDA
+    import spaces  # noqa: F401
+except ImportError:
+    pass
+
 import gradio as gr
 
 from apps import audio_app, common, video_app
@@ -73,14 +78,14 @@ def serve(video_model: str | None = None, audio_model: str | None = None, *, vid
         pipe = None
         if wanted:
             pipe, note = load(cls, modality, model, config.device, config.dtype)
-            if note:
-                notes.append(note)
-                print(f"mediadiff serve: {note}", file=sys.stderr)
+            notes += [note] if note else []
         pipes[modality] = pipe
     extra = {m: common.local_models(m, skip={p.name for p in pipes.values() if p is not None}) if w else {}
              for m, w in (("video", video), ("audio", audio))}
     if pipes["video"] is None and pipes["audio"] is None and not extra["video"] and not extra["audio"]:
         raise MediadiffError("no model to serve: " + " ".join(notes))
+    for note in notes:
+        print(f"mediadiff serve: {note}", file=sys.stderr)
     demo = build_demo(pipes["video"], pipes["audio"], video_models=extra["video"], audio_models=extra["audio"],
                       config=config, notes=notes)
     _, url, _ = demo.launch(prevent_thread_lock=True, **common.launch_kwargs(config, host, port, share))
