@@ -28,7 +28,7 @@ def app_pipes(tmp_path_factory):
 @pytest.fixture(scope="session")
 def server(app_pipes, tmp_path_factory):
     """The combined app (both tabs), concurrency 1, shared by the client, security, concurrency and browser tests."""
-    s = launch(app_pipes, tmp_path_factory, concurrency=1, max_queue=8)
+    s = launch(app_pipes, tmp_path_factory, concurrency=1, max_queue=8, cache_examples="lazy")
     yield s
     s.demo.output_store.stop()
     s.demo.close()

@@ -238,3 +238,25 @@ def test_queue_settings(server):
     assert len(deps) == 2
     fns = [f for f in server.demo.fns.values() if f.api_name in ("generate_video", "generate_audio")]
     assert {f.concurrency_id for f in fns} == {"generate"} and {f.concurrency_limit for f in fns} == {1}
+
+
+def test_examples_are_cached_on_first_use(server):
+    from apps.audio_app import EXAMPLES
+
+    client = server.client()
+    first = client.predict(0, api_name="/audio_example")  # example 0, generated at the model's defaults, seed 0
+    assert first[2]["prompt"] == EXAMPLES[0] and first[4] == 0
+    started = time.time()
+    again = client.predict(0, api_name="/audio_example")
+    assert again[2] == first[2] and sf.read(again[0])[0].shape == sf.read(first[0])[0].shape
+    assert time.time() - started < 5
+    cache = server.config.output_dir / "examples"
+    if os.environ.get("GRADIO_EXAMPLES_CACHE") == str(cache):  # the first app built in this process set it
+        assert any(p.suffix == ".wav" for p in cache.rglob("*"))
+
+
+def test_model_menu_change_resets_the_sliders_to_that_models_rules(server, app_pipes, tmp_path):
+    tab, name = _tab(app_pipes, tmp_path)
+    frames, fps, width, height, steps, guidance, scheduler = tab.model_defaults(name)
+    assert frames["maximum"] == app_pipes[0].limits.max_frames and width["step"] == height["step"] == 2
+    assert (width["value"], height["value"], steps["value"]) == (32, 32, 4) and scheduler["value"] == "dpm++"
