@@ -34,10 +34,15 @@ def _defaults(limits) -> dict:
     return video_request(limits, "defaults").settings()
 
 
+def _side_max(limits, d: dict) -> int:
+    """The width/height sliders' top: UI_MAX_SIDE (or the default, if larger) on the VAE's grid."""
+    side = max(min(MAX_SIDE, UI_MAX_SIDE), d["height"], d["width"])
+    return side - side % limits.vae_factor
+
+
 def _slider_updates(limits) -> tuple:
     d, f = _defaults(limits), limits.vae_factor
-    side_max = max(min(MAX_SIDE, UI_MAX_SIDE), d["height"], d["width"])
-    side_max -= side_max % f
+    side_max = _side_max(limits, d)
     return (
         gr.update(maximum=limits.max_frames, value=min(d["frames"], limits.max_frames)),
         gr.update(value=d["fps"]),
@@ -117,8 +122,7 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
     first = models.names[0]
     limits = models.limits(first)
     d, f = _defaults(limits), limits.vae_factor
-    side_max = max(min(MAX_SIDE, UI_MAX_SIDE), d["height"], d["width"])
-    side_max -= side_max % f
+    side_max = _side_max(limits, d)
     with gr.Row():
         with gr.Column(scale=1):
             prompt = gr.Textbox(label="Prompt", placeholder="a red circle moving right", lines=2,
