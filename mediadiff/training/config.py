@@ -78,7 +78,8 @@ def load_config(path: str | Path, modality: str | None = None) -> dict:
     if cfg["modality"] not in MODALITIES:
         raise ValidationError("modality", cfg["modality"], f"must be one of {', '.join(MODALITIES)}")
     if modality is not None and modality != cfg["modality"]:
-        raise ValidationError("config", str(path), f"is a {cfg['modality']} config; run `mediadiff train "
+        article = "an" if cfg["modality"] == "audio" else "a"
+        raise ValidationError("config", str(path), f"is {article} {cfg['modality']} config; run `mediadiff train "
                                                    f"{cfg['modality']}` or pick a {modality} config")
     data = cfg["data"]
     if bool(data.get("world")) == bool(data.get("folder")):

@@ -132,7 +132,7 @@ def minilm():
 
     spec = importlib.util.find_spec(MINILM_PACKAGE)
     folder = Path(list(spec.submodule_search_locations)[0]) / "model"
-    model = BertModel.from_pretrained(str(folder)).eval().requires_grad_(False)
+    model = BertModel.from_pretrained(str(folder), dtype=torch.float32).eval().requires_grad_(False)
     return model, BertTokenizer.from_pretrained(str(folder))
 
 

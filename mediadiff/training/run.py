@@ -142,7 +142,7 @@ def run_stage(name: str, cfg: dict, run_dir: Path, data: Prepared, *, resume: bo
         if final_dir(run_dir, "vocoder").exists():
             choose_vocoder(cfg, data, run_dir, log)
     else:
-        vae = _vae(run_dir)
+        vae = _vae(run_dir).to("cuda" if torch.cuda.is_available() else "cpu")
         latents = st.encode_latents(vae, data, cfg["modality"])
         bank, rows = caption_bank(data.captions, int(cfg["text"]["max_length"]), run_dir / "data" / "captions.safetensors")
         text = minilm()

@@ -97,6 +97,17 @@ def build_vae(cfg: dict):
     )
 
 
+def normalise_vae(vae, mean: float, std: float) -> None:
+    """Start the VAE as if its input were standardised: conv_in sees (x - mean) / std, conv_out emits
+    std * y + mean. Log-mels sit near -10; without this the first thousand steps only learn that offset."""
+    with torch.no_grad():
+        conv_in, conv_out = vae.encoder.conv_in, vae.decoder.conv_out
+        conv_in.bias -= conv_in.weight.sum(dim=(1, 2, 3)) * mean / std
+        conv_in.weight /= std
+        conv_out.weight *= std
+        conv_out.bias.mul_(std).add_(mean)
+
+
 def build_vocoder(cfg: dict):
     """A small HiFi-GAN generator (Kong et al. 2020) whose upsampling equals the mel hop."""
     from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
@@ -111,7 +122,7 @@ def build_vocoder(cfg: dict):
         model_in_dim=mel.n_mels, sampling_rate=mel.sample_rate,
         upsample_initial_channel=int(cfg["vocoder"]["upsample_initial_channel"]), upsample_rates=rates,
         upsample_kernel_sizes=[2 * r for r in rates], resblock_kernel_sizes=[3, 7],
-        resblock_dilation_sizes=[[1, 3, 5], [1, 3, 5]], normalize_before=False,
+        resblock_dilation_sizes=[[1, 3, 5], [1, 3, 5]], normalize_before=True,
     ))
 
 
@@ -170,6 +181,8 @@ def vae_stage(cfg: dict, data: Prepared) -> Stage:
     v = cfg["vae"]
     vae = build_vae(cfg)
     if cfg["modality"] == "audio":
+        sample = data.media[:256].float()  # (n, T, M)
+        normalise_vae(vae, float(sample.mean()), float(sample.std()))
         dataset = MelCrops(data.media, int(v["crop_frames"]))
         probe = data.media[:64].float()[:, None]  # (n, 1, T, M)
     else:
@@ -210,6 +223,10 @@ def vocoder_stage(cfg: dict, data: Prepared) -> Stage:
     v = cfg["vocoder"]
     mel = mel_config(cfg)
     model = build_vocoder(cfg)
+    with torch.no_grad():  # HiFi-GAN standardises its input mel with these buffers (saved with the weights)
+        sample = data.media[:256].float()  # (n, T, M)
+        model.mean.copy_(sample.mean(dim=(0, 1)))
+        model.scale.copy_(sample.std(dim=(0, 1)).clamp(min=1e-3))
     dataset = WaveSegments(data.waves, int(v["segment_frames"]), mel.hop_length)
 
     def loss(voc, wave):

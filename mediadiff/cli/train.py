@@ -1,0 +1,67 @@
+"""`mediadiff train audio|video --config FILE`: train a pipeline's stages (resumable) with accelerate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import ValidationError
+from .common import emit
+
+STAGE_CHOICES = ("vae", "vocoder", "denoiser", "all")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model's stages (VAE, vocoder, denoiser) from a YAML config",
+                       description="Train on the CPU, one GPU or many (`accelerate launch -m mediadiff train ...`). "
+                                   "The pipeline lands in OUT/pipeline; checkpoints in OUT/<stage>/checkpoint.")
+    p.add_argument("modality", help="audio or video")
+    p.add_argument("--config", required=True, help="a YAML file, e.g. configs/train/tones.yaml")
+    p.add_argument("--stage", default="all", help="vae, vocoder (audio), denoiser, or all (default)")
+    p.add_argument("--resume", action="store_true", help="continue from the stages' last checkpoints")
+    p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
+    p.add_argument("--stop-after", default=None, help="stop this sitting after N steps of the current stage")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, only errors")
+    p.add_argument("--json", action="store_true", help="print one JSON summary and nothing else")
+    p.set_defaults(run=run)
+
+
+def _positive(name: str, value) -> int | None:
+    if value is None:
+        return None
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1:
+        raise ValidationError(name, value, "must be a positive integer")
+    return n
+
+
+def run(args) -> int:
+    from ..training.config import MODALITIES, load_config
+
+    if args.modality not in MODALITIES:
+        raise ValidationError("modality", args.modality, f"must be one of {', '.join(MODALITIES)}")
+    if args.stage not in STAGE_CHOICES:
+        raise ValidationError("stage", args.stage, f"must be one of {', '.join(STAGE_CHOICES)}")
+    stop_after = _positive("stop-after", args.stop_after)
+    cfg = load_config(args.config, args.modality)
+    out = Path(args.out) if args.out else Path("runs") / cfg["name"]
+    if out.exists() and not out.is_dir():
+        raise ValidationError("out", str(out), "is a file; give a folder for the run")
+    from . import quiet_libraries
+
+    quiet_libraries()
+    from ..training.run import run as train_run
+
+    def log(line: str) -> None:
+        if not (args.quiet or args.json):
+            print(line, file=sys.stderr, flush=True)
+
+    summary = train_run(cfg, out, args.stage, resume=args.resume, stop_after=stop_after,
+                        progress=not (args.quiet or args.json), log=log)
+    done = ", ".join(f"{s['stage']} {s['step']}/{s['of']} ({s['train_wall_s']:.0f} s)" for s in summary["stages"])
+    where = summary["pipeline"] or "not yet (resume to finish)"
+    emit(args, summary, f"trained {done}; pipeline: {where}")
+    return 0
