@@ -127,7 +127,7 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
         with gr.Column(scale=1):
             prompt = gr.Textbox(label="Prompt", placeholder="a red circle moving right", lines=2,
                                 elem_id="video-prompt")
-            negative = gr.Textbox(label="Negative prompt", placeholder="what to steer away from", lines=1)
+            negative = gr.Textbox("", label="Negative prompt", placeholder="what to steer away from", lines=1)
             model = gr.Dropdown(models.names, value=first, label="Model")
             with gr.Row():
                 generate = gr.Button("Generate", variant="primary", elem_id="video-generate")

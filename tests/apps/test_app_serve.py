@@ -107,3 +107,18 @@ def test_python_apps_app_py_serves_the_combined_app(app_pipes, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_serve_on_a_taken_port_is_one_line(app_pipes, tmp_path, capsys):
+    import socket
+
+    from mediadiff.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["serve", "--no-video", "--audio-model", app_pipes[1].source, "--host", "127.0.0.1",
+                     "--port", str(port), "--output-dir", str(tmp_path), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1 and f"mediadiff: error: cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
