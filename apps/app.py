@@ -92,7 +92,8 @@ def serve(video_model: str | None = None, audio_model: str | None = None, *, vid
         _, url, _ = demo.launch(prevent_thread_lock=True, **common.launch_kwargs(config, host, port, share))
     except OSError as e:  # port taken, address not available
         demo.output_store.stop()
-        raise MediadiffError(f"cannot listen on {host or '127.0.0.1'}:{port or 7860}: {str(e).splitlines()[0]}") from None
+        where = f"{host or '127.0.0.1'}:{port or 7860}"
+        raise MediadiffError(f"cannot listen on {where}: {str(e).splitlines()[0]}") from None
     print(f"mediadiff serve: outputs in {config.output_dir} (deleted after {config.max_age_s} s)", file=sys.stderr)
     if block:
         demo.block_thread()
