@@ -290,7 +290,7 @@ def load_init(folder: Path, device):
 
 
 def train(recipe: Recipe, out: Path, device: torch.device, workers: int, minutes: float | None = None,
-          init: Path | None = None, clips_before: int = 0) -> dict:
+          init: Path | None = None, clips_before: int = 0, snapshots: bool = False) -> dict:
     """Both stages, then export a mediadiff checkpoint and the learning curve to `out`."""
     from diffusers.training_utils import EMAModel
 
@@ -332,21 +332,33 @@ def train(recipe: Recipe, out: Path, device: torch.device, workers: int, minutes
         ema.step(unet.parameters())
         last = step == recipe.steps - 1 or (deadline is not None and time.time() > deadline)
         if step % 100 == 0 or last:
-            log({"stage": "denoiser", "step": step, "loss": float(loss), "clips_seen": (step + 1) * recipe.batch,
+            log({"stage": "denoiser", "step": step, "loss": loss.item(), "clips_seen": (step + 1) * recipe.batch,
                  "clips_per_s": (step + 1) * recipe.batch / (time.time() - start)})
-        if (step + 1) % recipe.eval_every == 0 or last:
+        if snapshots and ((step + 1) % recipe.eval_every == 0 or last):
+            _snapshot(unet, ema, out / "snapshots" / f"clips-{clips_before + (step + 1) * recipe.batch}")
+        elif (step + 1) % recipe.eval_every == 0 or last:
             curve.append(_eval_point(recipe, vae, unet, ema, tokenizer, text_model, device, step, log, clips_before))
         if last:
             break
     ema.copy_to(unet.parameters())
     unet.eval().requires_grad_(False)
     pipe = make_pipeline(recipe, vae, unet, tokenizer, text_model, device)
-    final = {str(g): evaluate(pipe, g, every=1 if g == recipe.defaults["guidance"] else 3) for g in (3.0, 5.0, 7.5)}
+    final = {} if snapshots else {str(g): evaluate(pipe, g, every=1 if g == recipe.defaults["guidance"] else 3)
+                                  for g in (3.0, 5.0, 7.5)}
     log({"stage": "final-eval", "by_guidance": final})
     vae.half(), unet.half()  # fp16 on disk halves the shipped size; pipelines cast to their dtype on load
     pipe.save_pretrained(out / "model")
     (out / "curve.json").write_text(json.dumps({"curve": curve, "final": final}, indent=2))
     return {"curve": curve, "final": final}
+
+
+def _snapshot(unet, ema, folder: Path) -> None:
+    """Save the EMA UNet (fp16) for evaluating the learning curve later, off the training device."""
+    ema.store(unet.parameters())
+    ema.copy_to(unet.parameters())
+    unet.half().save_pretrained(folder)
+    unet.float()
+    ema.restore(unet.parameters())
 
 
 def _eval_point(recipe, vae, unet, ema, tokenizer, text_model, device, step, log, clips_before=0) -> dict:
@@ -366,22 +378,80 @@ def _eval_point(recipe, vae, unet, ema, tokenizer, text_model, device, step, log
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--evaluate", nargs="*", type=Path, default=None, help="evaluate these model folders instead")
+    p.add_argument("--embeddings", type=Path, default=None, help="prompt embeddings for --evaluate")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
     p.add_argument("--minutes", type=float, default=None, help="stop the denoiser stage after this long")
     p.add_argument("--tiny", action="store_true", help="a seconds-long smoke run")
+    p.add_argument("--snapshots", action="store_true", help="save EMA snapshots instead of evaluating in training")
     p.add_argument("--init", type=Path, default=None, help="continue from this run's model folder")
     p.add_argument("--clips-before", type=int, default=0, help="clips the --init model has seen (for the curve)")
     p.add_argument("--set", nargs="*", default=[], help="recipe overrides, e.g. steps=3000 batch=128")
     args = p.parse_args(argv)
+    if args.evaluate is not None:
+        results = {}
+        for m in args.evaluate:  # the default guidance on every prompt first, then a sweep on a third of them
+            for g, every in ((5.0, 1), (3.0, 3), (7.5, 3)):
+                results[f"{m.name}@{g}"] = evaluate_folder(m, args.embeddings, torch.device(args.device), (g,), every)
+                print(json.dumps({f"{m.name}@{g}": results[f"{m.name}@{g}"]}), flush=True)
+                args.out.write_text(json.dumps(results, indent=2))
+        return 0
     recipe = Recipe.tiny() if args.tiny else Recipe()
     for item in args.set:
         key, value = item.split("=", 1)
         current = getattr(recipe, key)
         setattr(recipe, key, type(current)(json.loads(value)) if not isinstance(current, str) else value)
-    train(recipe, args.out, torch.device(args.device), args.workers, args.minutes, args.init, args.clips_before)
+    train(recipe, args.out, torch.device(args.device), args.workers, args.minutes, args.init, args.clips_before,
+          args.snapshots)
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+class PrecomputedText:
+    """Prompt embeddings computed by MiniLM elsewhere (evaluating on a machine without the MiniLM package)."""
+
+    def __init__(self, table: dict[str, torch.Tensor], device):
+        self.table = {k: v.float().to(device) for k, v in table.items()}
+
+    def encode(self, prompts: list[str]) -> torch.Tensor:
+        return torch.stack([self.table[p] for p in prompts])
+
+    def encode_for_guidance(self, prompts, negative, guided):
+        return torch.cat([self.encode(negative), self.encode(prompts)]) if guided else self.encode(prompts)
+
+
+def eval_prompt_embeddings(path: Path) -> None:
+    """Save MiniLM embeddings (through the pipelines' TextEncoder) of every eval prompt and the empty prompt."""
+    from safetensors.torch import save_file
+
+    from ..core.text import TextEncoder
+
+    tokenizer, model = load_text("cpu")
+    text = TextEncoder(tokenizer, model, Recipe().text_max_length)
+    prompts = [""] + [p for split in ("grammar", "held_out", "paraphrase") for p, _ in shapes.eval_prompts(split)]
+    prompts = list(dict.fromkeys(prompts))
+    embeddings = text.encode(prompts)
+    save_file({f"{i}": e.contiguous() for i, e in enumerate(embeddings)}, str(path),
+              metadata={"prompts": json.dumps(prompts)})
+
+
+def evaluate_folder(model: Path, embeddings: Path, device, guidances=(5.0,), every: int = 1) -> dict:
+    """Evaluate a saved model's VAE + UNet with carried prompt embeddings: {guidance: table}."""
+    from safetensors import safe_open
+
+    from diffusers import AutoencoderKL, UNetMotionModel
+
+    with safe_open(str(embeddings), "pt") as f:
+        prompts = json.loads(f.metadata()["prompts"])
+        table = {p: f.get_tensor(str(i)) for i, p in enumerate(prompts)}
+    recipe = Recipe()
+    recipe.defaults = json.loads((model / "model_index.json").read_text())["defaults"]
+    vae = AutoencoderKL.from_pretrained(model / "vae").float().to(device).eval()
+    unet = UNetMotionModel.from_pretrained(model / "unet").float().to(device).eval()
+    pipe = make_pipeline(recipe, vae, unet, None, None, device)
+    pipe._text = PrecomputedText(table, device)
+    return {str(g): evaluate(pipe, g, every=every) for g in guidances}
