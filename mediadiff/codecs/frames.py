@@ -22,12 +22,13 @@ def vae_factor(vae) -> int:
 def decode_video(vae, latents: torch.Tensor, chunk_size: int = 8) -> np.ndarray:
     """Latents (B, C, F, h, w) -> frames (B, F, H, W, 3) float32 in [0, 1], decoded `chunk_size` frames at a time."""
     b, c, f, h, w = latents.shape
-    flat = (latents / vae.config.scaling_factor).permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)  # (B*F, C, h, w)
+    flat = latents.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)  # (B*F, C, h, w): a view when B == 1
     dtype = next(vae.parameters()).dtype
     frames = None
     for start in range(0, b * f, chunk_size):
         # Each chunk goes to host memory at once so device memory stays flat as the frame count grows.
-        image = vae.decode(flat[start:start + chunk_size].to(dtype)).sample  # (n, 3, H, W) in [-1, 1]
+        chunk = flat[start:start + chunk_size] / vae.config.scaling_factor  # scaled per chunk: no full copy
+        image = vae.decode(chunk.to(dtype)).sample  # (n, 3, H, W) in [-1, 1]
         image = (image.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()  # (n, H, W, 3)
         if frames is None:
             frames = np.empty((b * f, *image.shape[1:]), dtype=np.float32)
@@ -36,8 +37,11 @@ def decode_video(vae, latents: torch.Tensor, chunk_size: int = 8) -> np.ndarray:
 
 
 def to_uint8(frames: np.ndarray) -> np.ndarray:
-    """Float frames in [0, 1] -> uint8, rounded."""
-    return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    """Float frames in [0, 1] -> uint8, rounded; frame by frame, so no full-size float temporaries."""
+    out = np.empty(frames.shape, dtype=np.uint8)
+    for i in np.ndindex(frames.shape[:-3]):  # every (..., H, W, 3) image
+        out[i] = (np.clip(frames[i], 0.0, 1.0) * 255.0).round()
+    return out
 
 
 def _ffmpeg_write(path: Path, frames: np.ndarray, fps: int, codec: str, pix_fmt: str, extra: list[str]) -> None:

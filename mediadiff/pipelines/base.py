@@ -17,6 +17,7 @@ from ..core.guidance import uses_guidance
 from ..core.noise import initial_latents, make_generator
 from ..core.sampling import CancelFlag, SamplerSettings, StepCallback, sample
 from ..core.schedulers import make_scheduler
+from ..core.stepcache import StepCache
 from ..core.text import TextEncoder
 from ..errors import ValidationError
 from ..validation import Limits, check_device, check_dtype
@@ -68,6 +69,7 @@ class MediaPipeline:
         self.device = torch.device("cpu")
         self.dtype = torch.float32
         self._text: TextEncoder | None = None
+        self.cache_interval = 1  # > 1: DeepCache-style step caching (enable_step_cache)
 
     def __getattr__(self, name: str):
         components = self.__dict__.get("components", {})
@@ -103,6 +105,20 @@ class MediaPipeline:
                 module.to(self.device, self.dtype)
         return self
 
+    def enable_step_cache(self, interval: int) -> "MediaPipeline":
+        """Opt-in: a full UNet forward every `interval` steps, deep features reused in between (1 turns it off)."""
+        self.cache_interval = max(1, int(interval))
+        return self
+
+    def compile(self, mode: str | None = None) -> "MediaPipeline":
+        """Opt-in regional torch.compile: each repeated UNet block compiled once per class, cached across runs."""
+        repeated = ("ResnetBlock2D", "Transformer2DModel", "TransformerTemporalModel", "TemporalConvLayer",
+                    "AnimateDiffTransformer3D", "Downsample2D", "Upsample2D")
+        for module in self.unet.modules():
+            if type(module).__name__ in repeated:
+                module.compile(mode=mode)
+        return self
+
     @property
     def text(self) -> TextEncoder:
         """The prompt encoder, built once per pipeline so its cache lives as long as the pipeline."""
@@ -135,8 +151,13 @@ class MediaPipeline:
         latents = initial_latents(latent_shape, seed_source, self.device, self.dtype, scheduler.init_noise_sigma)
         step_generator = seed_source[0] if isinstance(seed_source, list) else seed_source
         settings = SamplerSettings(request.steps, request.guidance, step_generator)
-        with timer.stage("denoise"), torch.no_grad():
-            return sample(denoisers.bind(self.unet, embeddings), latents, scheduler, settings, on_step, cancel)
+        model_fn = denoisers.bind(self.unet, embeddings)
+        if self.cache_interval <= 1:
+            with timer.stage("denoise"), torch.no_grad():
+                return sample(model_fn, latents, scheduler, settings, on_step, cancel)
+        cache = StepCache(self.unet, self.cache_interval)
+        with timer.stage("denoise"), torch.no_grad(), cache.installed():
+            return sample(cache.model_fn(model_fn), latents, scheduler, settings, on_step, cancel)
 
     def base_settings(self, request, seed: int | None) -> dict:
         """The generation settings every output carries."""
@@ -144,4 +165,6 @@ class MediaPipeline:
 
         settings = request.settings()
         settings.update(seed=seed, model=self.name, modality=self.modality, mediadiff_version=__version__)
+        if self.cache_interval > 1:
+            settings["cache_steps"] = self.cache_interval  # changes the output: recorded so it can be replayed
         return settings
