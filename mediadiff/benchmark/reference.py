@@ -15,6 +15,15 @@ REFERENCES = {"modelscope": "TextToVideoSDPipeline", "animatediff": "AnimateDiff
               "audioldm": "AudioLDMPipeline"}
 
 
+def check_reference(path: Path) -> str:
+    """The layout of the checkpoint at `path` (read from model_index.json), if diffusers has a pipeline for it."""
+    from ..checkpoints.loading import _index
+
+    layout = _index(Path(path))[1].name
+    reference_class(layout)
+    return layout
+
+
 def reference_class(layout: str):
     """The diffusers class for `layout`, or a one-line error for layouts diffusers cannot run."""
     if layout not in REFERENCES:

@@ -56,6 +56,10 @@ def spec_from_args(args):
         raise ValidationError("seed", args.seed, "must be a fixed integer for a benchmark")
     if args.against is not None and args.against not in AGAINST:
         raise ValidationError("against", args.against, f"must be one of {', '.join(AGAINST)}")
+    if args.against == "diffusers":
+        from ..benchmark.reference import check_reference
+
+        check_reference(path)  # before any weights load
     from ..benchmark.runner import BenchSpec
 
     return BenchSpec(modality=args.modality, model=model, settings=request.settings(), device=args.device,

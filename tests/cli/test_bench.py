@@ -1,0 +1,53 @@
+"""`mediadiff bench` as a user runs it: a real process, JSON or a table, one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mediadiff.cli import main
+
+
+def run(*args, timeout=600):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "mediadiff", "bench", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def test_bench_json_against_diffusers(tiny_models):
+    r = run("audio", "--model", tiny_models["audioldm"], "--seconds", 0.25, "--steps", 2, "--repeat", 2,
+            "--against", "diffusers", "--json")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["mediadiff"]["total"]["n"] == 2 and result["diffusers"]["denoise"]["n"] == 2
+    assert result["ratio"]["total"]["median"] > 0 and result["max_abs_diff"] <= 1e-4
+
+
+def test_bench_table_with_step_cache(tiny_models):
+    r = run("video", "--model", tiny_models["mediadiff-video"], "--frames", 2, "--height", 16, "--width", 16,
+            "--steps", 2, "--repeat", 1, "--cache-steps", 2, "--threads", 1)
+    assert r.returncode == 0, r.stderr
+    for text in ("denoising", "VAE decode", "end to end", "compute bound", "step cache 2", "decode extra memory"):
+        assert text in r.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["video", "--against", "torch"], "invalid against='torch'"),
+    (["video", "--repeat", 0], "invalid repeat=0"),
+    (["video", "--seed", "random"], "must be a fixed integer"),
+    (["video", "--cache-steps", "x"], "invalid cache_steps='x'"),
+    (["video", "--frames", 0], "invalid frames=0"),
+])
+def test_bad_options_one_line(tiny_models, capsys, args, message):
+    code = main(["bench", *map(str, args), "--model", str(tiny_models["mediadiff-video"])])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_against_diffusers_needs_a_diffusers_layout(tiny_models, capsys):
+    code = main(["bench", "video", "--model", str(tiny_models["mediadiff-video"]), "--against", "diffusers",
+                 "--steps", "1", "--frames", "1", "--repeat", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no pipeline for" in err and len(err.strip().splitlines()) == 1, err
