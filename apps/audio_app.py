@@ -18,11 +18,11 @@ from apps import common
 from mediadiff.core.schedulers import SCHEDULERS
 from mediadiff.validation import audio_request
 
-EXAMPLES = [
+EXAMPLES = [  # prompts the shipped `tones` model was trained to follow
     "three short high beeps",
-    "a low hum slowly rising in pitch",
-    "a steady middle tone",
-    "two beeps, high then low",
+    "a low bright sweep rising",
+    "a steady medium pure tone",
+    "a loud drum hit",
 ]
 UI_MAX_SECONDS = 30.0  # the slider's range when a model allows more; the API takes up to the model's maximum
 

@@ -20,11 +20,11 @@ from mediadiff.codecs.frames import frame_strip, to_uint8
 from mediadiff.core.schedulers import SCHEDULERS
 from mediadiff.validation import MAX_SIDE, video_request
 
-EXAMPLES = [
+EXAMPLES = [  # prompts the shipped `shapes` model was trained to follow
     "a red circle moving right",
-    "a small blue square bouncing up and down",
-    "a green triangle growing on a black background",
-    "two yellow circles moving towards each other",
+    "a big blue square growing",
+    "a yellow triangle moving up quickly",
+    "a small white ball drifting left on a gray background",
 ]
 UI_MAX_SIDE = 1024  # the sliders' range; larger sizes are valid through the API (up to MAX_SIDE)
 
