@@ -40,9 +40,9 @@ class AudioPipeline(MediaPipeline):
                                 seed=None if hasattr(seed, "manual_seed") else seed, num_outputs=num_outputs)
         timer = Timer(self.device)
         mel = self.mel_config
-        # 2. Mel frames for the requested length, rounded up to the VAE factor (trimmed after vocoding).
+        # 2. Mel frames covering the requested length (never short), rounded up to the VAE factor (trimmed later).
         f = self.limits.vae_factor
-        mel_frames = math.ceil(int(request.seconds * mel.sample_rate / mel.hop_length) / f) * f
+        mel_frames = math.ceil(math.ceil(request.seconds * mel.sample_rate / mel.hop_length - 1e-6) / f) * f
         shape = (request.num_outputs, self.unet.config.in_channels, mel_frames // f, mel.n_mels // f)  # (B, C, t, m)
         # 3. Denoise in the audio latent layout.
         generators, used_seed = self.generators(seed if hasattr(seed, "manual_seed") else request.seed,
