@@ -26,7 +26,7 @@ DEFAULTS = {
     "denoiser": {"block_out_channels": [32, 64, 64], "layers_per_block": 1, "attention_head_dim": 8,
                  "p_uncond": 0.1, "min_snr_gamma": 5.0, "prediction_type": "v_prediction",
                  "beta_schedule": "squaredcos_cap_v2", "num_train_timesteps": 1000, "sample_prompt": None,
-                 "motion_heads": 2, "norm_num_groups": 8},
+                 "motion_heads": 2, "norm_num_groups": 8, "init": None},
     "defaults": {"steps": 20, "guidance": 4.0, "scheduler": "dpm++"},
 }
 POSITIVE_INTS = ("steps", "batch", "checkpoint_every", "grad_accumulation")

@@ -48,3 +48,35 @@ def frame_strip(frames: np.ndarray, count: int = 8) -> np.ndarray:
     """Float (F, H, W, 3) frames in [0, 1] -> uint8 strip of `count` evenly spaced frames (H, count*W, 3)."""
     idx = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)
     return (np.clip(np.concatenate(list(frames[idx]), axis=1), 0, 1) * 255).round().astype(np.uint8)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m mediadiff.training.media PNG PROMPT [PROMPT ...]`: spectrograms of real outputs (README image)."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m mediadiff.training.media",
+                                description="Generate sounds with an audio model and draw their log-mel spectrograms.")
+    p.add_argument("png", help="output image, e.g. assets/tones_spectrogram.png")
+    p.add_argument("prompts", nargs="+")
+    p.add_argument("--model", default=None, help="default: the shipped tones model")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--wav-dir", default=None, help="also write each sound as WAV here")
+    args = p.parse_args(argv)
+    from ..cli import quiet_libraries
+    from ..pipelines import AudioPipeline
+
+    quiet_libraries()
+    pipe = AudioPipeline.from_pretrained(args.model, device="cpu")
+    mels = []
+    for i, prompt in enumerate(args.prompts):
+        out = pipe(prompt, seed=args.seed)
+        mels.append(out.mel[0])  # (T, M)
+        if args.wav_dir:
+            Path(args.wav_dir).mkdir(parents=True, exist_ok=True)
+            out.save(Path(args.wav_dir) / f"{i + 1}-{'-'.join(prompt.split()[:4])}.wav")
+    print(write_png(args.png, spectrogram_image(mels)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

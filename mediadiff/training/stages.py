@@ -148,6 +148,23 @@ def build_unet(cfg: dict, latent_channels: int, sample_size):
                            motion_num_attention_heads=int(d["motion_heads"]), motion_max_seq_length=32, **common)
 
 
+def init_unet(path: str):
+    """Start the denoiser from trained weights (fine-tuning): a UNet folder or a pipeline folder's unet/."""
+    import json
+
+    from diffusers import UNet2DConditionModel, UNetMotionModel
+
+    from ..errors import ValidationError
+
+    folder = Path(path)
+    folder = folder / "unet" if (folder / "unet" / "config.json").exists() else folder
+    if not (folder / "config.json").exists():
+        raise ValidationError("denoiser.init", str(path), "must be a UNet folder or a pipeline folder with unet/")
+    cls = {"UNetMotionModel": UNetMotionModel}.get(json.loads((folder / "config.json").read_text()).get("_class_name"),
+                                                  UNet2DConditionModel)
+    return cls.from_pretrained(str(folder))
+
+
 def train_scheduler(cfg: dict):
     """The DDPM noise schedule training samples from (its add_noise / get_velocity)."""
     from diffusers import DDPMScheduler
@@ -272,7 +289,7 @@ def denoiser_stage(cfg: dict, data: Prepared, latents: torch.Tensor, bank: torch
     from ..core.denoisers import bind
 
     d = cfg["denoiser"]
-    unet = build_unet(cfg, latents.shape[1], list(latents.shape[-2:]))
+    unet = init_unet(d["init"]) if d.get("init") else build_unet(cfg, latents.shape[1], list(latents.shape[-2:]))
     scheduler = train_scheduler(cfg)
     dataset = Captioned(latents, rows, float(d["p_uncond"]))
     gamma, kind = float(d["min_snr_gamma"]), d["prediction_type"]

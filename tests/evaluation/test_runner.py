@@ -66,3 +66,25 @@ def test_prompt_files(tmp_path):
     jl.write_text(json.dumps({"prompt": "x", "spec": {"pattern": "wobble"}}) + "\n")
     with pytest.raises(ValidationError, match=r"p.jsonl:1.*invalid spec"):
         read_prompts(s, jl)
+
+
+# A small fixed prompt set for the shipped model: every pitched pattern at every pitch, the unpitched ones,
+# every held-out combination and a third of the paraphrases; one seed each (the full eval is `mediadiff eval`).
+def _shipped_items():
+    s = suite("audio")
+    grammar = world_items(s, ("grammar",))
+    return grammar[::3] + world_items(s, ("held_out",))[::2] + world_items(s, ("paraphrase",))[::3]
+
+
+@pytest.mark.slow
+def test_shipped_tones_model_meets_the_targets():
+    from mediadiff import AudioPipeline
+    from mediadiff.checkpoints.presets import repo_path
+
+    if not (repo_path("assets/models/tones") / "model_index.json").exists():
+        pytest.skip("the tones model is not in this checkout")
+    pipe = AudioPipeline.from_pretrained(None, device="cpu")  # the default audio model
+    report = evaluate(pipe, _shipped_items(), seeds=1, seed=0)
+    missed = [t for t in report.targets() if not t["met"]]
+    assert len(report.targets()) == len(TONES_TARGETS)
+    assert not missed, report.table()
