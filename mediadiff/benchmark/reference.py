@@ -84,8 +84,22 @@ class StageHooks:
         vae.decode = decode
         self.handles.append(_Restore(vae, "decode"))
 
+    def _wrap_encode_prompt(self) -> None:
+        """Text encoding includes tokenization, as mediadiff's text stage does: time the pipeline's prompt method."""
+        name = "encode_prompt" if hasattr(self.pipe, "encode_prompt") else "_encode_prompt"
+        original = getattr(self.pipe, name)
+
+        def encode(*args, **kwargs):
+            start = self._now()
+            out = original(*args, **kwargs)
+            self._add("text", self._now() - start)
+            return out
+
+        setattr(self.pipe, name, encode)
+        self.handles.append(_Restore(self.pipe, name))
+
     def install(self) -> "StageHooks":
-        self._time_module(self.pipe.text_encoder, "text")
+        self._wrap_encode_prompt()
         self.handles.append(self.pipe.unet.register_forward_pre_hook(self._first_unet_call))
         self._wrap_decode(self.pipe.vae)
         if getattr(self.pipe, "vocoder", None) is not None:

@@ -6,7 +6,7 @@ from .runner import STAGES
 
 LABELS = {"load": "model load", "text": "text encoding", "denoise": "denoising", "step": "  per step",
           "decode": "VAE decode", "vocoder": "vocoder", "file": "file encoding", "other": "other (Python)",
-          "total": "end to end", "peak_mib": "peak memory", "output_bytes": "output size"}
+          "total": "end to end", "peak_mib": "peak memory*", "output_bytes": "output size"}
 
 
 def _fmt(key: str, s: dict | None) -> str:
@@ -54,6 +54,7 @@ def table(result: dict) -> str:
         rows = ", ".join(f"{r['frames']} frames {r['extra_mib']:.1f} MiB" for r in d["rows"])
         ratio_text = f" ({d['ratio']:.2f}x)" if d["ratio"] else ""
         lines.append(f"VAE decode extra memory (beyond latents and output): {rows}{ratio_text}")
+    lines.append("* peak memory: the pipeline's weights plus the most the run added (RSS on the CPU, allocated on CUDA)")
     if result.get("max_abs_diff") is not None:
         lines.append(f"largest |mediadiff - diffusers| output difference: {result['max_abs_diff']:.2g}")
     return "\n".join(lines)

@@ -79,13 +79,26 @@ def _output_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
 
 
-def timed_run(fn: Callable, device: torch.device, steps: int, path: Path) -> tuple[dict, np.ndarray]:
-    """Run `fn(path)` with a fresh memory peak; its stages plus peak memory and output size."""
+def weights_mib(components: dict) -> float:
+    """Bytes of every parameter and buffer of a pipeline's modules."""
+    modules = [m for m in components.values() if isinstance(m, torch.nn.Module)]
+    return sum(t.numel() * t.element_size() for m in modules
+               for t in (*m.parameters(), *m.buffers())) / memory.MIB
+
+
+def timed_run(fn: Callable, device: torch.device, steps: int, path: Path, weights: float = 0.0):
+    """Run `fn(path)` with a fresh memory peak; its stages, peak memory and output size.
+
+    Both pipelines live in one process, so the peak is this pipeline's weights plus what the run added on top
+    of the memory in use before it (not the other pipeline's weights).
+    """
     gc.collect()
     memory.reset_peak(device)
+    base = memory.in_use_mib(device)
     stages, array = fn(path)
     stages = _complete(stages, steps)
-    stages["peak_mib"] = memory.peak_mib(device)
+    peak = memory.peak_mib(device)
+    stages["peak_mib"] = None if peak is None or base is None else weights + max(0.0, peak - base)
     stages["output_bytes"] = _output_bytes(path)
     return stages, array
 
@@ -194,18 +207,19 @@ def bench(spec: BenchSpec, on_run: Callable[[str], None] | None = None) -> dict:
         run_a = lambda p: run_ours(ours, spec, p)  # noqa: E731
         run_b = lambda p: reference.run_reference(ref, spec.modality, spec.settings, p, device)  # noqa: E731
         target_a, target_b = tmp / f"ours{spec.suffix}", tmp / f"reference{spec.suffix}"
+        w_a, w_b = weights_mib(ours.components), weights_mib(ref.components) if ref is not None else 0.0
         on_run("warm-up")
-        timed_run(run_a, device, steps, target_a)
+        timed_run(run_a, device, steps, target_a, w_a)
         if ref is not None:
-            timed_run(run_b, device, steps, target_b)
+            timed_run(run_b, device, steps, target_b, w_b)
         a_runs, b_runs, diff = [], [], None
         for i in range(spec.repeat):
-            order = [("mediadiff", run_a, target_a, a_runs), ("diffusers", run_b, target_b, b_runs)]
+            order = [("mediadiff", run_a, target_a, a_runs, w_a), ("diffusers", run_b, target_b, b_runs, w_b)]
             if ref is None:
                 order = order[:1]
-            for name, fn, target, runs in (order if i % 2 == 0 else order[::-1]):
+            for name, fn, target, runs, weights in (order if i % 2 == 0 else order[::-1]):
                 on_run(f"run {i + 1}/{spec.repeat} {name}")
-                stages, array = timed_run(fn, device, steps, target)
+                stages, array = timed_run(fn, device, steps, target, weights)
                 runs.append(stages | {"_array": array})
         if ref is not None:
             a, b = a_runs[-1]["_array"], b_runs[-1]["_array"]
