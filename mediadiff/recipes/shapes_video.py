@@ -375,11 +375,34 @@ def _eval_point(recipe, vae, unet, ema, tokenizer, text_model, device, step, log
     return point
 
 
+EXAMPLE_PROMPTS = ("a red circle moving right", "a big blue square growing", "a yellow triangle moving up quickly",
+                   "a small white ball drifting left on a gray background")
+
+
+def example_strips(model: str, path: Path, prompts=EXAMPLE_PROMPTS, seed: int = 0) -> Path:
+    """One row of 8 frames per prompt, generated at the model's defaults, saved as a PNG (for the README)."""
+    from PIL import Image, ImageDraw
+
+    from ..codecs.frames import frame_strip, to_uint8
+    from ..pipelines import VideoPipeline
+
+    pipe = VideoPipeline.from_pretrained(model, device="cpu")
+    rows = []
+    for prompt in prompts:
+        strip = frame_strip(to_uint8(pipe(prompt, seed=seed).frames[0]), 8)  # (H, 8W, 3)
+        label = Image.new("RGB", (strip.shape[1], 14), (255, 255, 255))
+        ImageDraw.Draw(label).text((2, 1), prompt, fill=(0, 0, 0))
+        rows += [np.asarray(label), strip]
+    Image.fromarray(np.concatenate(rows)).save(path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--evaluate", nargs="*", type=Path, default=None, help="evaluate these model folders instead")
     p.add_argument("--embeddings", type=Path, default=None, help="prompt embeddings for --evaluate")
+    p.add_argument("--examples", default=None, help="write frame strips of EXAMPLE_PROMPTS from this model to --out")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
     p.add_argument("--minutes", type=float, default=None, help="stop the denoiser stage after this long")
@@ -389,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips-before", type=int, default=0, help="clips the --init model has seen (for the curve)")
     p.add_argument("--set", nargs="*", default=[], help="recipe overrides, e.g. steps=3000 batch=128")
     args = p.parse_args(argv)
+    if args.examples:
+        example_strips(args.examples, args.out)
+        return 0
     if args.evaluate is not None:
         results = {}
         for m in args.evaluate:  # the default guidance on every prompt first, then a sweep on a third of them
