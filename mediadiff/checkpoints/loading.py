@@ -158,11 +158,15 @@ def _load_model(cls, folder: Path, allow_pickle: bool):
             variant = _variant(weights)
             if variant:
                 kwargs["variant"] = variant
-            return cls.from_pretrained(str(folder), **kwargs)
+            model, info = cls.from_pretrained(str(folder), output_loading_info=True, **kwargs)
         except CheckpointError:
             raise
         except Exception as e:
             raise CheckpointError(weights[0], _short(e)) from None
+        missing = sorted(info.get("missing_keys") or ())
+        if missing:  # never run with randomly initialised (or empty) weights in place of missing ones
+            raise CheckpointError(weights[0], f"{len(missing)} tensor(s) missing, e.g. {', '.join(missing[:3])}")
+        return model
     pickles = sorted(p for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
     if not pickles:
         raise CheckpointError(folder, "no weights found (expected *.safetensors)")
@@ -210,7 +214,10 @@ def load_component(path: Path, name: str, library: str, class_name: str, allow_p
     source = ref[0] if ref else folder
     if library == "diffusers" and class_name.endswith("Scheduler") and hasattr(diffusers, class_name):
         read_json(folder / "scheduler_config.json")
-        return getattr(diffusers, class_name).from_pretrained(str(folder))
+        try:
+            return getattr(diffusers, class_name).from_pretrained(str(folder))
+        except Exception as e:
+            raise CheckpointError(folder / "scheduler_config.json", _short(e)) from None
     if library == "diffusers" and class_name in DIFFUSERS_MODELS:
         return _load_model(getattr(diffusers, class_name), source, allow_pickle)
     if library == "transformers" and class_name in TRANSFORMERS_MODELS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import signal
@@ -72,7 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("mediadiff: error: out of memory; lower --frames, --height/--width or --num-outputs", file=sys.stderr)
         return 1
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise
+        print(f"mediadiff: error: cannot write the output: {e.strerror}", file=sys.stderr)  # a full disk, a quota
+        return 1
     except Exception as e:  # torch.OutOfMemoryError is a RuntimeError subclass
+        if "DefaultCPUAllocator: can't allocate memory" in str(e):  # torch's CPU allocator raises RuntimeError
+            print("mediadiff: error: out of memory; lower --frames, --height/--width or --num-outputs",
+                  file=sys.stderr)
+            return 1
         if type(e).__name__ == "OutOfMemoryError":
             import torch
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def to_uint8(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def _ffmpeg_write(path: Path, frames: np.ndarray, fps: int, codec: str, pix_fmt: str, extra: list[str]) -> None:
+def _ffmpeg_write(path: Path, frames: np.ndarray, fps: int, codec: str, pix_fmt: str, extra: list[str],
+                  name: str | None = None) -> None:
     """Pipe uint8 frames (F, H, W, 3) through imageio-ffmpeg's bundled ffmpeg; a failure raises with its reason."""
     import imageio_ffmpeg
 
@@ -53,8 +55,11 @@ def _ffmpeg_write(path: Path, frames: np.ndarray, fps: int, codec: str, pix_fmt:
            "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-an", "-c:v", codec, "-pix_fmt", pix_fmt, *extra, str(path)]
     proc = subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
     if proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["unknown error"]
-        raise MediadiffError(f"ffmpeg could not write {path.name}: {lines[0][:200]}")
+        killed = f"killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0 else "unknown error"
+        if proc.returncode == -signal.SIGXFSZ:
+            killed += " (the file size limit, ulimit -f)"
+        lines = proc.stderr.decode(errors="replace").strip().splitlines() or [killed]
+        raise MediadiffError(f"ffmpeg could not write {name or path.name}: {lines[0][:200]}")
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: int, settings: dict | None = None) -> Path:
@@ -67,12 +72,12 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int, settings: dict |
             # -bitexact keeps encoder version strings out, so equal frames give equal files.
             _ffmpeg_write(tmp, frames, fps, "libx264", "yuv420p",
                           ["-crf", "18", "-preset", "medium", "-movflags", "+faststart", "-fflags", "+bitexact",
-                           "-threads", "1", *meta])
+                           "-threads", "1", *meta], path.name)
         elif suffix == ".gif":
-            _ffmpeg_write(tmp, frames, fps, "gif", "rgb8", ["-fflags", "+bitexact", *meta])
+            _ffmpeg_write(tmp, frames, fps, "gif", "rgb8", ["-fflags", "+bitexact", *meta], path.name)
         else:
             tmp.mkdir()
-            _ffmpeg_write(tmp / "frame_%04d.png", frames, fps, "png", "rgb24", ["-f", "image2"])
+            _ffmpeg_write(tmp / "frame_%04d.png", frames, fps, "png", "rgb24", ["-f", "image2"], path.name)
     return path
 
 

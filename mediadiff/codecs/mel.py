@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -84,10 +85,12 @@ def write_wav(path: str | Path, wave: np.ndarray, sample_rate: int, settings: di
     import soundfile as sf
 
     path = Path(path)
+    buffer = io.BytesIO()  # encoded in memory, written by Python: a full disk is an OSError with its errno
+    with sf.SoundFile(buffer, "w", samplerate=sample_rate, channels=1, subtype="PCM_16", format="WAV") as f:
+        if settings:
+            f.comment = settings_json(settings)
+            f.software = f"mediadiff {settings.get('mediadiff_version', '')}".strip()
+        f.write(np.clip(np.asarray(wave, dtype=np.float32), -1.0, 1.0))
     with atomic_output(path) as tmp:
-        with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=1, subtype="PCM_16", format="WAV") as f:
-            if settings:
-                f.comment = settings_json(settings)
-                f.software = f"mediadiff {settings.get('mediadiff_version', '')}".strip()
-            f.write(np.clip(np.asarray(wave, dtype=np.float32), -1.0, 1.0))
+        tmp.write_bytes(buffer.getvalue())
     return path
