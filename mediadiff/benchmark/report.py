@@ -33,7 +33,8 @@ def table(result: dict) -> str:
     what = (f"{s['frames']} frames {s['width']}x{s['height']}" if "frames" in s else f"{s['seconds']:g} s audio")
     lines = [f"{result['device']} {result['dtype']}, {what}, {s['steps']} steps {s['scheduler']}, guidance "
              f"{s['guidance']:g}, {result['repeat']} interleaved runs (median ±half the range)"
-             + (f", step cache {result['cache_steps']}" if result["cache_steps"] > 1 else "")
+             + (f", step cache {result['cache_steps']} ({result.get('cache_branch', 'block')} branch)"
+                if result["cache_steps"] > 1 else "")
              + (", compiled" if result["compile"] else "")]
     ours, theirs, ratio = result["mediadiff"], result.get("diffusers"), result.get("ratio", {})
     lines.append(f"{'stage':<16}{'mediadiff':>18}" + (f"{'diffusers':>18}{'ratio':>22}" if theirs else ""))
@@ -44,6 +45,8 @@ def table(result: dict) -> str:
         if theirs:
             row += f"{_fmt(key, theirs.get(key)):>18}{_ratio(ratio.get(key)):>22}"
         lines.append(row)
+    lines.append("first call (warm-up, not in the medians): " + ", ".join(
+        f"{k} {v:.2f} s" for k, v in result.get("first_call_s", {}).items()))
     lines.append(f"outside the denoiser: {result['outside_denoiser_share'] * 100:.1f}% of mediadiff's end to end")
     c = result["compute"]
     lines.append(f"compute bound: {c['flops_per_forward'] / 1e9:.3g} GFLOP per denoiser forward x {c['forwards']}, "
@@ -56,5 +59,6 @@ def table(result: dict) -> str:
         lines.append(f"VAE decode extra memory (beyond latents and output): {rows}{ratio_text}")
     lines.append("* peak memory: the pipeline's weights plus the most the run added (RSS on the CPU, allocated on CUDA)")
     if result.get("max_abs_diff") is not None:
-        lines.append(f"largest |mediadiff - diffusers| output difference: {result['max_abs_diff']:.2g}")
+        lines.append(f"largest |mediadiff - diffusers| output difference: {result['max_abs_diff']:.2g} "
+                     f"({result.get('max_rel_diff') or 0:.2g} of the reference's largest value)")
     return "\n".join(lines)

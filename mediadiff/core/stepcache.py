@@ -3,7 +3,7 @@
 Every `interval`-th forward runs the whole UNet and records the outputs of its deep blocks (every down block
 but the first, the mid block, every up block but the last). The forwards in between replay those outputs and
 compute only the shallow path (conv_in, the first down block, the last up block, conv_out), whose skip
-connections stay fresh. Works on any diffusers UNet with down_blocks / mid_block / up_blocks (UNet2D, UNet3D,
+connections stay fresh. The "layer" branch replays more: all but the last layer of the last up block. Works on any diffusers UNet with down_blocks / mid_block / up_blocks (UNet2D, UNet3D,
 UNetMotionModel), without touching its forward.
 """
 
@@ -17,20 +17,35 @@ import torch
 from .sampling import ModelFn
 
 
-def deep_blocks(unet) -> list[torch.nn.Module]:
-    """The blocks a cached step skips: down_blocks[1:], mid_block, up_blocks[:-1]."""
-    blocks = list(unet.down_blocks)[1:] + list(unet.up_blocks)[:-1]
+BRANCHES = ("block", "layer")
+
+
+def deep_blocks(unet, branch: str = "block") -> list[torch.nn.Module]:
+    """The modules a cached step replays.
+
+    "block": down_blocks[1:], mid_block, up_blocks[:-1] (the first down and last up block stay fresh).
+    "layer": everything but the last layer of the last up block, which sees only conv_in's fresh skip
+    (DeepCache's finest branch: the cheapest cached step, the largest difference).
+    """
+    first = 0 if branch == "layer" else 1
+    blocks = list(unet.down_blocks)[first:] + list(unet.up_blocks)[:-1]
     if getattr(unet, "mid_block", None) is not None:
         blocks.append(unet.mid_block)
+    if branch == "layer":
+        last = unet.up_blocks[-1]
+        layers = len(last.resnets)
+        for child in last.children():  # resnets, attentions, temp_convs, motion_modules: one per layer
+            if isinstance(child, torch.nn.ModuleList) and len(child) == layers:
+                blocks.extend(list(child)[:-1])
     return blocks
 
 
 class StepCache:
     """Records deep-block outputs on full steps and replays them on cached steps."""
 
-    def __init__(self, unet, interval: int):
+    def __init__(self, unet, interval: int, branch: str = "block"):
         self.unet, self.interval = unet, int(interval)
-        self.blocks = deep_blocks(unet)
+        self.blocks = deep_blocks(unet, branch)
         self.outputs: dict[int, object] = {}
         self.replaying = False
         self.calls = 0

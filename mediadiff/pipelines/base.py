@@ -17,7 +17,7 @@ from ..core.guidance import uses_guidance
 from ..core.noise import initial_latents, make_generator
 from ..core.sampling import CancelFlag, SamplerSettings, StepCallback, sample
 from ..core.schedulers import make_scheduler
-from ..core.stepcache import StepCache
+from ..core.stepcache import BRANCHES, StepCache
 from ..core.text import TextEncoder
 from ..errors import ValidationError
 from ..validation import Limits, check_device, check_dtype
@@ -69,7 +69,7 @@ class MediaPipeline:
         self.device = torch.device("cpu")
         self.dtype = torch.float32
         self._text: TextEncoder | None = None
-        self.cache_interval = 1  # > 1: DeepCache-style step caching (enable_step_cache)
+        self.cache_interval, self.cache_branch = 1, "block"  # DeepCache-style step caching (enable_step_cache)
 
     def __getattr__(self, name: str):
         components = self.__dict__.get("components", {})
@@ -105,9 +105,11 @@ class MediaPipeline:
                 module.to(self.device, self.dtype)
         return self
 
-    def enable_step_cache(self, interval: int) -> "MediaPipeline":
+    def enable_step_cache(self, interval: int, branch: str = "block") -> "MediaPipeline":
         """Opt-in: a full UNet forward every `interval` steps, deep features reused in between (1 turns it off)."""
-        self.cache_interval = max(1, int(interval))
+        if branch not in BRANCHES:
+            raise ValidationError("cache_branch", branch, f"must be one of {', '.join(BRANCHES)}")
+        self.cache_interval, self.cache_branch = max(1, int(interval)), branch
         return self
 
     def compile(self, mode: str | None = None) -> "MediaPipeline":
@@ -155,7 +157,7 @@ class MediaPipeline:
         if self.cache_interval <= 1:
             with timer.stage("denoise"), torch.no_grad():
                 return sample(model_fn, latents, scheduler, settings, on_step, cancel)
-        cache = StepCache(self.unet, self.cache_interval)
+        cache = StepCache(self.unet, self.cache_interval, self.cache_branch)
         with timer.stage("denoise"), torch.no_grad(), cache.installed():
             return sample(cache.model_fn(model_fn), latents, scheduler, settings, on_step, cancel)
 
@@ -167,4 +169,5 @@ class MediaPipeline:
         settings.update(seed=seed, model=self.name, modality=self.modality, mediadiff_version=__version__)
         if self.cache_interval > 1:
             settings["cache_steps"] = self.cache_interval  # changes the output: recorded so it can be replayed
+            settings["cache_branch"] = self.cache_branch
         return settings
