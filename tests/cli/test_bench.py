@@ -39,6 +39,7 @@ def test_bench_table_with_step_cache(tiny_models):
     (["video", "--seed", "random"], "must be a fixed integer"),
     (["video", "--cache-steps", "x"], "invalid cache_steps='x'"),
     (["video", "--frames", 0], "invalid frames=0"),
+    (["video", "--cache-branch", "mid"], "invalid cache_branch='mid'"),
 ])
 def test_bad_options_one_line(tiny_models, capsys, args, message):
     code = main(["bench", *map(str, args), "--model", str(tiny_models["mediadiff-video"])])
