@@ -45,8 +45,9 @@ def table(result: dict) -> str:
         if theirs:
             row += f"{_fmt(key, theirs.get(key)):>18}{_ratio(ratio.get(key)):>22}"
         lines.append(row)
-    lines.append("first call (warm-up, not in the medians): " + ", ".join(
-        f"{k} {v:.2f} s" for k, v in result.get("first_call_s", {}).items()))
+    if result.get("first_call_s"):
+        lines.append("first call (warm-up, not in the medians): " + ", ".join(
+            f"{k} {v:.2f} s" for k, v in result["first_call_s"].items()))
     lines.append(f"outside the denoiser: {result['outside_denoiser_share'] * 100:.1f}% of mediadiff's end to end")
     c = result["compute"]
     lines.append(f"compute bound: {c['flops_per_forward'] / 1e9:.3g} GFLOP per denoiser forward x {c['forwards']}, "
@@ -59,6 +60,7 @@ def table(result: dict) -> str:
         lines.append(f"VAE decode extra memory (beyond latents and output): {rows}{ratio_text}")
     lines.append("* peak memory: the pipeline's weights plus the most the run added (RSS on the CPU, allocated on CUDA)")
     if result.get("max_abs_diff") is not None:
-        lines.append(f"largest |mediadiff - diffusers| output difference: {result['max_abs_diff']:.2g} "
-                     f"({result.get('max_rel_diff') or 0:.2g} of the reference's largest value)")
+        rel = result.get("max_rel_diff")
+        lines.append(f"largest |mediadiff - diffusers| output difference: {result['max_abs_diff']:.2g}"
+                     + (f" ({rel:.2g} of the reference's largest value)" if rel is not None else ""))
     return "\n".join(lines)
