@@ -20,6 +20,18 @@ CHILD_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "MKL_N
              "TRANSFORMERS_VERBOSITY": "error", "DIFFUSERS_VERBOSITY": "error", "PYTHONUNBUFFERED": "1"}
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread in this process too: on shared cores, more threads spin against each other (measured:
+    a 3-job batch takes 115 s with 2 threads beside other work, 18 s with 1)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def rel_models(tmp_path_factory) -> dict[str, Path]:
     """mediadiff-video and mediadiff-audio tiny random pipelines, built once."""

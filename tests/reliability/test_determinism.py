@@ -24,10 +24,10 @@ def cli_args(kind: str, out, model, settings: dict) -> list[str]:
 
 def test_same_seed_same_bytes_and_frames_across_runs_and_processes(rel_models, rel_pipes, tmp_path):
     video_pipe, audio_pipe = rel_pipes
-    # Two processes per modality, started together.
+    # Another process per modality, started together.
     procs = {}
     for kind, settings in (("video", VIDEO), ("audio", AUDIO)):
-        for n in (1, 2):
+        for n in (1,):
             out = tmp_path / f"{kind}-process{n}.{'mp4' if kind == 'video' else 'wav'}"
             procs[out] = subprocess.Popen(mediadiff_cmd(*cli_args(kind, out, rel_models[f"mediadiff-{kind}"],
                                                                   settings)),
@@ -40,9 +40,9 @@ def test_same_seed_same_bytes_and_frames_across_runs_and_processes(rel_models, r
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-2000:]
     # The settings tags name the model as given: the same folder everywhere, so whole files can be compared.
-    wavs = [(tmp_path / f"audio-{w}.wav").read_bytes() for w in ("process1", "process2", "here1", "here2")]
+    wavs = [(tmp_path / f"audio-{w}.wav").read_bytes() for w in ("process1", "here1", "here2")]
     assert all(w == wavs[0] for w in wavs), "WAV bytes differ between runs or processes"
-    clips = [read_video(tmp_path / f"video-{w}.mp4")[0] for w in ("process1", "process2", "here1", "here2")]
+    clips = [read_video(tmp_path / f"video-{w}.mp4")[0] for w in ("process1", "here1", "here2")]
     assert clips[0].shape == (3, 16, 16, 3)
     assert all(np.array_equal(c, clips[0]) for c in clips), "decoded MP4 frames differ between runs or processes"
     # Not vacuous: another seed gives other frames and other bytes.

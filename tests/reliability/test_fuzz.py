@@ -26,7 +26,7 @@ from mediadiff.core import MAX_SEED
 from mediadiff.core.schedulers import ALIASES, SCHEDULERS
 
 EXAMPLE_LIMIT_S = 60  # a hang fails the test instead of stalling CI
-FUZZ = settings(max_examples=12, deadline=30_000, derandomize=True, database=None, print_blob=True,
+FUZZ = settings(max_examples=40, deadline=30_000, derandomize=True, database=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 
@@ -190,7 +190,7 @@ def cli_text(v):
     return v if isinstance(v, str) else str(v)
 
 
-@settings(FUZZ, max_examples=8)
+@settings(FUZZ, max_examples=20)
 @given(params=video_params().flatmap(lambda p: st.fixed_dictionaries({"device": DEVICE, "dtype": DTYPE})
                                       .map(lambda extra: {**p, **extra})))
 def test_cli_generates_or_prints_one_line_and_exits_2(warm, rel_models, params):
