@@ -119,7 +119,7 @@ def check_side(param: str, value, factor: int) -> int:
     rule = f"must be a multiple of {factor} from {factor} to {MAX_SIDE} (e.g. {factor * 8}, {factor * 16}, {factor * 32})"
     side = _int(param, value, factor, MAX_SIDE, rule)
     if side % factor:
-        raise ValidationError(param, value, rule)
+        raise ValidationError(param, side, rule)  # the parsed number, as every other rule reports it
     return side
 
 
