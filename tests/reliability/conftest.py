@@ -70,3 +70,16 @@ def one_line(stderr: str) -> str:
     assert "Traceback" not in stderr, stderr[-3000:]
     assert len(lines) == 1, stderr[-3000:]
     return lines[0]
+
+
+@pytest.fixture(scope="session")
+def app(rel_pipes, tmp_path_factory):
+    """The combined app on localhost with the tiny pipelines (concurrency 1, queue 16)."""
+    pytest.importorskip("gradio", reason="the apps need the `apps` extra (gradio)")
+    from apphelpers import launch
+
+    server = launch(rel_pipes, tmp_path_factory, concurrency=1, max_queue=16)
+    server.video_model, server.audio_model = (Path(p.name).name for p in rel_pipes)  # the tabs' model names
+    yield server
+    server.demo.output_store.stop()
+    server.demo.close()

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("gradio", reason="the apps need the `apps` extra (gradio)")
 
-from apphelpers import launch, video_args  # noqa: E402
+from apphelpers import video_args  # noqa: E402
 
 from mediadiff import ValidationError  # noqa: E402
 
@@ -19,15 +18,6 @@ OK = dict(frames=2, height=8, width=8, steps=1, fps=8, guidance=4.0, scheduler="
 BAD = [("steps", 0), ("steps", 1001), ("frames", 0), ("frames", 999), ("height", 33), ("width", 4096),
        ("fps", 61), ("guidance", -1), ("guidance", 101), ("scheduler", "magic"), ("seed", -5), ("seed", 2**40),
        ("prompt", ""), ("prompt", "   "), ("negative_prompt", "n" * 2001), ("prompt", "p" * 2001)]
-
-
-@pytest.fixture(scope="module")
-def app(rel_pipes, tmp_path_factory):
-    server = launch(rel_pipes, tmp_path_factory, concurrency=1, max_queue=16)
-    server.video_model, server.audio_model = (Path(p.name).name for p in rel_pipes)
-    yield server
-    server.demo.output_store.stop()
-    server.demo.close()
 
 
 def test_same_message_from_api_cli_and_http(rel_pipes, rel_models, app, tmp_path):
