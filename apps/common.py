@@ -236,7 +236,8 @@ def user_error(e: BaseException, modality: str) -> gr.Error:
         return e
     if isinstance(e, MediadiffError):  # validation, checkpoint, cancellation: the same text as the CLI
         return gr.Error(str(e), title="Cancelled" if isinstance(e, Cancelled) else "Error", print_exception=False)
-    if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError":
+    if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or \
+            "DefaultCPUAllocator: can't allocate memory" in str(e):  # torch's CPU allocator raises RuntimeError
         free_memory()
         return gr.Error(f"out of memory; {OOM_HINTS[modality]}", title="Out of memory", print_exception=False)
     log.exception("generation failed")

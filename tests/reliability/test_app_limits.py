@@ -49,3 +49,14 @@ def test_file_route_tricks_are_refused(app, path):
     status, body = request(app, "GET", path)
     assert status in (400, 403, 404, 405), (status, body[:120])
     assert b"root:" not in body and b"/bin/" not in body, body[:120]
+
+
+def test_cpu_out_of_memory_is_the_out_of_memory_message():
+    """torch's CPU allocator raises a RuntimeError, not MemoryError: the app still says what to lower."""
+    import torch
+
+    from apps.common import user_error
+
+    with pytest.raises(RuntimeError) as info:
+        torch.empty(2**62, dtype=torch.uint8)  # a real allocation failure
+    assert user_error(info.value, "video").message == "out of memory; lower frames, width/height or steps"
