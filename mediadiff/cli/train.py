@@ -61,6 +61,8 @@ def run(args) -> int:
 
     summary = train_run(cfg, out, args.stage, resume=args.resume, stop_after=stop_after,
                         progress=not (args.quiet or args.json), log=log)
+    if summary.get("rank"):
+        return 0
     done = ", ".join(f"{s['stage']} {s['step']}/{s['of']} ({s['train_wall_s']:.0f} s)" for s in summary["stages"])
     where = summary["pipeline"] or "not yet (resume to finish)"
     emit(args, summary, f"trained {done}; pipeline: {where}")

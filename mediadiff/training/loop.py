@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -46,6 +47,17 @@ class RunExists(MediadiffError):
     """A stage folder that already holds a checkpoint, run without --resume."""
 
     exit_code = 2
+
+
+class WithLoss(torch.nn.Module):
+    """The stage's model with its loss as forward(): what accelerate wraps (DDP syncs gradients in forward)."""
+
+    def __init__(self, model: torch.nn.Module, loss: LossFn):
+        super().__init__()
+        self.model, self.loss = model, loss
+
+    def forward(self, batch) -> torch.Tensor:
+        return self.loss(self.model, batch)
 
 
 def stage_dir(run_dir: Path, name: str) -> Path:
@@ -113,12 +125,17 @@ def _load_ema(ema, model: torch.nn.Module, folder: Path, step: int) -> None:
 
 
 def _write_checkpoint(folder: Path, accelerator, ema, model, state: dict) -> None:
-    """One atomic checkpoint: EMA weights (diffusers layout), accelerate state, trainer.json."""
-    with atomic_output(folder / "checkpoint") as tmp:
-        tmp.mkdir(parents=True)
-        _save_ema(ema, model, tmp / "ema")
-        accelerator.save_state(str(tmp / "state"), safe_serialization=True)
-        (tmp / "trainer.json").write_text(json.dumps(state, indent=2) + "\n")
+    """One atomic checkpoint: EMA weights (diffusers layout), accelerate state (every rank), trainer.json.
+    Called on every process: accelerate's save_state waits for all ranks."""
+    staging = folder / ".state-next"
+    accelerator.save_state(str(staging), safe_serialization=True)
+    if accelerator.is_main_process:
+        with atomic_output(folder / "checkpoint") as tmp:
+            tmp.mkdir(parents=True)
+            os.replace(staging, tmp / "state")
+            _save_ema(ema, model, tmp / "ema")
+            (tmp / "trainer.json").write_text(json.dumps(state, indent=2) + "\n")
+    accelerator.wait_for_everyone()
 
 
 def _with_ema(ema, model, fn: Callable[[], None]) -> None:
@@ -165,13 +182,13 @@ def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, s
         return final
     torch.manual_seed(seed)
     accelerator = _accelerator(s)
-    model = stage.model
-    model.train()
+    stage.model.train()
+    model = WithLoss(stage.model, stage.loss)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=float(s["lr"]),
                                   weight_decay=float(s["weight_decay"]))
     schedule = get_cosine_schedule_with_warmup(optimizer, int(s["warmup"]), total)
     model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
-    unwrapped = accelerator.unwrap_model(model)
+    unwrapped = accelerator.unwrap_model(model).model
     ema = _ema(unwrapped, s)
     ema.to(accelerator.device)
     step, samples, wall = 0, 0, 0.0
@@ -189,7 +206,7 @@ def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, s
     while step < stop_at:
         batch = next(batches)
         with accelerator.accumulate(model):
-            loss = stage.loss(model, batch)
+            loss = model(batch)
             accelerator.backward(loss)
             if accelerator.sync_gradients and float(s["grad_clip"]) > 0:
                 accelerator.clip_grad_norm_(model.parameters(), float(s["grad_clip"]))
@@ -217,8 +234,8 @@ def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, s
             started = now
             record = {"step": step, "samples": samples, "wall_s": round(wall, 1),
                       "loss": interval_loss / max(interval_n, 1), "samples_per_s": round(rate, 2)}
+            _write_checkpoint(folder, accelerator, ema, unwrapped, record)
             if accelerator.is_main_process:
-                _write_checkpoint(folder, accelerator, ema, unwrapped, record)
                 _log(folder, record)
                 if stage.sample is not None:
                     unwrapped.eval()

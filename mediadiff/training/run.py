@@ -139,20 +139,29 @@ def run_stage(name: str, cfg: dict, run_dir: Path, data: Prepared, *, resume: bo
         train(st.vae_stage(cfg, data), run_dir, **common)
     elif name == "vocoder":
         train(st.vocoder_stage(cfg, data), run_dir, **common)
-        if final_dir(run_dir, "vocoder").exists():
+        if final_dir(run_dir, "vocoder").exists() and _state().is_main_process:
             choose_vocoder(cfg, data, run_dir, log)
     else:
         vae = _vae(run_dir).to("cuda" if torch.cuda.is_available() else "cpu")
         latents = st.encode_latents(vae, data, cfg["modality"])
-        bank, rows = caption_bank(data.captions, int(cfg["text"]["max_length"]), run_dir / "data" / "captions.safetensors")
+        with _state().main_process_first():
+            bank, rows = caption_bank(data.captions, int(cfg["text"]["max_length"]),
+                                      run_dir / "data" / "captions.safetensors")
         text = minilm()
         stage = st.denoiser_stage(cfg, data, latents, bank, rows, lambda unet: pipeline_from(cfg, run_dir, unet, text))
         train(stage, run_dir, **common)
-        if final_dir(run_dir, "denoiser").exists():
+        if final_dir(run_dir, "denoiser").exists() and _state().is_main_process:
             log(f"pipeline: {assemble(cfg, run_dir, text)}")
     state = read_trainer_state(run_dir / name)
     return {"stage": name, "step": state.get("step", 0), "of": int(cfg[name]["steps"]),
             "train_wall_s": state.get("wall_s", 0.0), "sitting_s": round(time.perf_counter() - started, 1)}
+
+
+def _state():
+    """accelerate's process state (cpu=True without a GPU, so two CPU ranks really split the work)."""
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def run(cfg: dict, run_dir: str | Path, stage: str = "all", *, resume: bool = False, stop_after: int | None = None,
@@ -169,7 +178,9 @@ def run(cfg: dict, run_dir: str | Path, stage: str = "all", *, resume: bool = Fa
     (run_dir / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     torch.set_num_threads(max(1, torch.get_num_threads()))
     t0 = time.perf_counter()
-    data = load_or_build(cfg, run_dir, log)
+    state = _state()
+    with state.main_process_first():  # one process renders and caches the data, the others read the cache
+        data = load_or_build(cfg, run_dir, log if state.is_main_process else (lambda line: None))
     summary = {"run": str(run_dir), "data_s": round(time.perf_counter() - t0, 1), "stages": [],
                "skipped_files": data.skipped or []}
     for name in names:
@@ -177,6 +188,9 @@ def run(cfg: dict, run_dir: str | Path, stage: str = "all", *, resume: bool = Fa
                                            progress=progress, log=log))
         if summary["stages"][-1]["step"] < summary["stages"][-1]["of"]:
             break  # a sitting stopped early: later stages wait for --resume
+    if not state.is_main_process:
+        summary["rank"] = state.process_index  # the CLI prints the main process's summary only
+    state.wait_for_everyone()
     pipeline = run_dir / "pipeline"
     summary["pipeline"] = str(pipeline) if (pipeline / "model_index.json").exists() else None
     return summary
