@@ -8,7 +8,7 @@ from ..checkpoints import inspect_limits, resolve
 from ..checkpoints.presets import default_model
 from ..errors import ValidationError
 from ..validation import _int, audio_request, video_request
-from .common import add_model_options, add_output_options, emit
+from .common import add_model_options, add_output_options, add_speed_options, emit, speed_options
 
 PROMPTS = {"video": "a red circle moving right", "audio": "three short high beeps"}
 AGAINST = ("diffusers",)
@@ -31,20 +31,11 @@ def register(sub) -> None:
     p.add_argument("--motion-adapter", default=None)
     p.add_argument("--repeat", default=3, help="timed runs after one warm-up (default 3)")
     p.add_argument("--against", default=None, help="diffusers: run its reference pipeline interleaved")
-    p.add_argument("--cache-steps", default=1, help="step caching: a full UNet forward every N steps (1: off)")
-    p.add_argument("--cache-branch", default="block", help="block (default) or layer: how much a cached step reuses")
-    p.add_argument("--compile", action="store_true", help="regional torch.compile of the repeated UNet blocks")
+    add_speed_options(p)
     p.add_argument("--threads", default=None, help="CPU threads for torch (default: torch's choice)")
     add_model_options(p)
     add_output_options(p)
     p.set_defaults(run=run)
-
-
-def cache_branch(args) -> str:
-    """block or layer (validated without importing torch)."""
-    if args.cache_branch not in ("block", "layer"):
-        raise ValidationError("cache_branch", args.cache_branch, "must be block or layer")
-    return args.cache_branch
 
 
 def spec_from_args(args):
@@ -72,8 +63,7 @@ def spec_from_args(args):
 
     return BenchSpec(modality=args.modality, model=model, settings=request.settings(), device=args.device,
                      dtype=args.dtype, allow_pickle=args.allow_pickle, motion_adapter=args.motion_adapter,
-                     cache_steps=_int("cache_steps", args.cache_steps, 1, 50), cache_branch=cache_branch(args),
-                     compile=args.compile,
+                     **speed_options(args),
                      repeat=_int("repeat", args.repeat, 1, 100), against=args.against,
                      suffix=".mp4" if args.modality == "video" else ".wav")
 

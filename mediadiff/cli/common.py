@@ -17,6 +17,33 @@ def add_model_options(p) -> None:
                    help="also load .bin/.pt weights (with torch.load(weights_only=True)); off by default")
 
 
+def add_speed_options(p) -> None:
+    p.add_argument("--cache-steps", default=1, help="step caching (DeepCache-style): a full UNet forward every N "
+                                                     "steps, deep features reused in between (1: off)")
+    p.add_argument("--cache-branch", default="block", help="block (default) or layer: how much a cached step reuses")
+    p.add_argument("--compile", action="store_true", help="regional torch.compile of the repeated UNet blocks (GPU)")
+
+
+def speed_options(args) -> dict:
+    """The validated speed options (checked before torch is imported)."""
+    from ..errors import ValidationError
+    from ..validation import _int
+
+    if args.cache_branch not in ("block", "layer"):
+        raise ValidationError("cache_branch", args.cache_branch, "must be block or layer")
+    return {"cache_steps": _int("cache_steps", args.cache_steps, 1, 50), "cache_branch": args.cache_branch,
+            "compile": bool(args.compile)}
+
+
+def apply_speed_options(pipe, options: dict):
+    """Turn on the opt-in step cache and compilation on a loaded pipeline."""
+    if options["cache_steps"] > 1:
+        pipe.enable_step_cache(options["cache_steps"], options["cache_branch"])
+    if options["compile"]:
+        pipe.compile()
+    return pipe
+
+
 def add_output_options(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars, only errors")
     p.add_argument("--json", action="store_true", help="print one JSON object (paths, seed, timings) and nothing else")

@@ -7,7 +7,8 @@ import time
 from ..checkpoints import inspect_limits, resolve
 from ..checkpoints.presets import default_model
 from ..validation import audio_request, check_output_path, video_request
-from .common import add_model_options, add_output_options, emit, step_progress
+from .common import (add_model_options, add_output_options, add_speed_options, apply_speed_options, emit,
+                     speed_options, step_progress)
 
 
 def _shared(p) -> None:
@@ -20,6 +21,7 @@ def _shared(p) -> None:
     p.add_argument("--seed", default=None, help="an integer, or random (default)")
     p.add_argument("--num-outputs", default=1, help="outputs for this prompt (out-1, out-2, ...)")
     add_model_options(p)
+    add_speed_options(p)
     add_output_options(p)
 
 
@@ -50,8 +52,9 @@ def _load(cls, args, model):
     from . import quiet_libraries
 
     quiet_libraries()
-    return cls.from_pretrained(model, device=args.device, dtype=args.dtype, allow_pickle=args.allow_pickle,
+    pipe = cls.from_pretrained(model, device=args.device, dtype=args.dtype, allow_pickle=args.allow_pickle,
                                motion_adapter=getattr(args, "motion_adapter", None))
+    return apply_speed_options(pipe, args.speed)
 
 
 def _finish(args, out, paths, started: float, what: str) -> int:
@@ -65,6 +68,7 @@ def _finish(args, out, paths, started: float, what: str) -> int:
 def run_video(args) -> int:
     started = time.perf_counter()
     output, model, limits = _limits(args, "video")
+    args.speed = speed_options(args)
     request = video_request(limits, args.prompt, args.negative_prompt, frames=args.frames, fps=args.fps,
                             height=args.height, width=args.width, steps=args.steps, guidance=args.guidance,
                             scheduler=args.scheduler, seed=args.seed, num_outputs=args.num_outputs)
@@ -82,6 +86,7 @@ def run_video(args) -> int:
 def run_audio(args) -> int:
     started = time.perf_counter()
     output, model, limits = _limits(args, "audio")
+    args.speed = speed_options(args)
     request = audio_request(limits, args.prompt, args.negative_prompt, seconds=args.seconds, steps=args.steps,
                             guidance=args.guidance, scheduler=args.scheduler, seed=args.seed,
                             num_outputs=args.num_outputs)

@@ -103,3 +103,16 @@ def test_info(models):
     assert info["layout"] == "audioldm" and info["components"]["vocoder"]["class"] == "SpeechT5HifiGan"
     r = run("info", models["mediadiff-video"])
     assert "UNetMotionModel" in r.stdout and "max frames 32" in r.stdout
+
+
+def test_step_cache_option_is_recorded_and_checked(models, tmp_path, capsys):
+    from mediadiff.cli import main
+
+    out = tmp_path / "c.mp4"
+    code = main(["video", "x", "-o", str(out), "--model", str(models["mediadiff-video"]), "--steps", "4",
+                 "--seed", "1", "--cache-steps", "2", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["settings"]["cache_steps"] == 2 and read_mp4_settings(out)["cache_steps"] == 2
+    code = main(["video", "x", "-o", str(tmp_path / "d.mp4"), "--model", str(models["mediadiff-video"]),
+                 "--cache-branch", "deep"])
+    assert code == 2 and "invalid cache_branch='deep'" in capsys.readouterr().err
