@@ -36,54 +36,26 @@ def _seconds_max(limits) -> float:
     return min(limits.max_seconds, max(UI_MAX_SECONDS, _defaults(limits)["seconds"]))
 
 
-class AudioTab:
+class AudioTab(common.GenerationTab):
     """The handlers of one audio tab; plain methods, so tests can also call them without a server."""
 
-    def __init__(self, models: common.ModelSet, store: common.OutputStore, config: common.AppConfig,
-                 sessions: common.Sessions | None = None):
-        self.models, self.store, self.config = models, store, config
-        self.sessions = sessions or common.Sessions()
-        self._run = common.gpu(self._run_pipeline, config.gpu_duration)
-        self._zero_gpu = self._run != self._run_pipeline  # wrapped by spaces.GPU
-
-    def _run_pipeline(self, model: str, settings: dict, progress=None, cancel=None):
-        """The GPU part. Its arguments pickle (ZeroGPU runs it in a forked worker); the pipeline comes from
-        the already loaded model set, so the weights are never copied between processes."""
-        pipe = self.models.get(model)
-        return pipe(**settings, callback=common.progress_callback(progress), cancel=cancel)
+    modality = "audio"
 
     def generate(self, prompt, negative_prompt, model, seconds, steps, guidance, scheduler, random_seed, seed,
                  request: gr.Request = None, progress=gr.Progress()):
         """Validate with the CLI's rules, generate, save to the output folder; errors as one line."""
-        flag = None
-        try:
-            limits = self.models.limits(model)
-            req = audio_request(limits, prompt, negative_prompt, seconds=seconds, steps=steps, guidance=guidance,
-                                scheduler=scheduler, seed=None if random_seed else seed, num_outputs=1)
-            self.models.get(model)  # load (once) before any GPU time is asked for
-            flag = self.sessions.open(request)
-            # A threading.Event cannot reach a ZeroGPU worker: there the Stop button cancels the event itself.
-            out = self._run(model, req.settings(), progress, None if self._zero_gpu else flag)
-            path = self.store.new_path("audio", ".wav")
-            out.save(path)
-            mel = common.mel_image(out.mel[0])
-        except BaseException as e:  # noqa: BLE001 (every failure becomes one line for the user)
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                raise
-            raise common.user_error(e, "audio") from None
-        finally:
-            if flag is not None:
-                self.sessions.close(request, flag)
-        return str(path), mel, out.settings, str(path), out.seed
+        def make_request(limits):
+            return audio_request(limits, prompt, negative_prompt, seconds=seconds, steps=steps, guidance=guidance,
+                                 scheduler=scheduler, seed=None if random_seed else seed, num_outputs=1)
+
+        return self._generate(model, make_request, ".wav", lambda out: common.mel_image(out.mel[0]), request,
+                              progress)
 
     def example(self, prompt):
         """What a cached example shows: the prompt at the first model's defaults, seed 0."""
         d = _defaults(self.models.limits(self.models.names[0]))
         return self.generate(prompt, "", self.models.names[0], d["seconds"], d["steps"], d["guidance"],
                              d["scheduler"], False, 0, None, None)
-
-    def stop(self, request: gr.Request = None) -> None:
-        self.sessions.cancel(request)
 
     def model_defaults(self, model):
         try:

@@ -318,3 +318,45 @@ class Tab:
     generate: Callable
     event: object = None
     components: dict = field(default_factory=dict)
+
+
+class GenerationTab:
+    """What the video and audio tabs share: the ZeroGPU-safe call, the cancel flag per request, saving, errors."""
+
+    modality = ""
+
+    def __init__(self, models: ModelSet, store: OutputStore, config: AppConfig, sessions: Sessions | None = None):
+        self.models, self.store, self.config = models, store, config
+        self.sessions = sessions or Sessions()
+        self._run = gpu(self._run_pipeline, config.gpu_duration)
+        self._zero_gpu = self._run != self._run_pipeline  # wrapped by spaces.GPU
+
+    def _run_pipeline(self, model: str, settings: dict, progress=None, cancel=None):
+        """The GPU part. Its arguments pickle (ZeroGPU runs it in a forked worker); the pipeline comes from
+        the already loaded model set, so the weights are never copied between processes."""
+        pipe = self.models.get(model)
+        return pipe(**settings, callback=progress_callback(progress), cancel=cancel)
+
+    def _generate(self, model: str, make_request: Callable, suffix: str, preview: Callable, request, progress):
+        """Validate (make_request(limits)), generate, save to the output folder; every failure as one line."""
+        flag = None
+        try:
+            req = make_request(self.models.limits(model))
+            self.models.get(model)  # load (once) before any GPU time is asked for
+            flag = self.sessions.open(request)
+            # A threading.Event cannot reach a ZeroGPU worker: there the Stop button cancels the event itself.
+            out = self._run(model, req.settings(), progress, None if self._zero_gpu else flag)
+            path = self.store.new_path(self.modality, suffix)
+            out.save(path)
+            shown = preview(out)
+        except BaseException as e:  # noqa: BLE001 (every failure becomes one line for the user)
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise user_error(e, self.modality) from None
+        finally:
+            if flag is not None:
+                self.sessions.close(request, flag)
+        return str(path), shown, out.settings, str(path), out.seed
+
+    def stop(self, request: gr.Request = None) -> None:
+        self.sessions.cancel(request)
