@@ -27,6 +27,18 @@ def settings_for(settings: dict, index: int) -> dict:
     return out
 
 
+def save_each(path: str | Path, items: np.ndarray, settings: dict, write) -> list[Path]:
+    """Write item i with write(target, item, its settings), then its .json sidecar; numbered when several."""
+    paths = []
+    for i, item in enumerate(items):
+        target = numbered(Path(path), i, len(items))
+        own = settings_for(settings, i)
+        write(target, item, own)
+        write_sidecar(target, own)
+        paths.append(target)
+    return paths
+
+
 @dataclass
 class VideoOutput:
     """frames: (N, F, H, W, 3) float32 in [0, 1]; one clip per output."""
@@ -39,14 +51,8 @@ class VideoOutput:
 
     def save(self, path: str | Path) -> list[Path]:
         """Write each clip (.mp4, .gif or PNG folder) with its settings and a .json sidecar."""
-        paths = []
-        for i, clip in enumerate(self.frames):
-            target = numbered(Path(path), i, len(self.frames))
-            settings = settings_for(self.settings, i)
-            write_video(target, to_uint8(clip), self.fps, settings)
-            write_sidecar(target, settings)
-            paths.append(target)
-        return paths
+        return save_each(path, self.frames, self.settings,
+                         lambda target, clip, s: write_video(target, to_uint8(clip), self.fps, s))
 
 
 @dataclass
@@ -62,11 +68,5 @@ class AudioOutput:
 
     def save(self, path: str | Path) -> list[Path]:
         """Write each waveform as WAV with its settings in the INFO chunk and a .json sidecar."""
-        paths = []
-        for i, wave in enumerate(self.waveforms):
-            target = numbered(Path(path), i, len(self.waveforms))
-            settings = settings_for(self.settings, i)
-            write_wav(target, wave, self.sample_rate, settings)
-            write_sidecar(target, settings)
-            paths.append(target)
-        return paths
+        return save_each(path, self.waveforms, self.settings,
+                         lambda target, wave, s: write_wav(target, wave, self.sample_rate, s))
