@@ -32,6 +32,7 @@ class BenchSpec:
     cache_steps: int = 1
     cache_branch: str = "block"
     compile: bool = False
+    jit: bool = False
     repeat: int = 3
     against: str | None = None  # "diffusers" or None
     suffix: str = ".mp4"
@@ -53,6 +54,7 @@ def load_ours(spec: BenchSpec):
     pipe.enable_step_cache(spec.cache_steps, spec.cache_branch)
     if spec.compile:
         pipe.compile()
+    pipe.enable_jit(spec.jit)
     return pipe, time.perf_counter() - start
 
 
@@ -209,7 +211,7 @@ def bench(spec: BenchSpec, on_run: Callable[[str], None] | None = None) -> dict:
         run_b = lambda p: reference.run_reference(ref, spec.modality, spec.settings, p, device)  # noqa: E731
         target_a, target_b = tmp / f"ours{spec.suffix}", tmp / f"reference{spec.suffix}"
         w_a, w_b = weights_mib(ours.components), weights_mib(ref.components) if ref is not None else 0.0
-        on_run("warm-up")  # includes --compile's compilation: reported apart, as the first call's time
+        on_run("warm-up")  # includes --compile's compilation and --jit's tracing: reported apart, as the first call's time
         warmup = {"mediadiff": timed_run(run_a, device, steps, target_a, w_a)[0]["total"]}
         if ref is not None:
             warmup["diffusers"] = timed_run(run_b, device, steps, target_b, w_b)[0]["total"]
@@ -230,7 +232,7 @@ def bench(spec: BenchSpec, on_run: Callable[[str], None] | None = None) -> dict:
         r.pop("_array")
     result = {"mediadiff": summarise(a_runs), "settings": spec.settings, "device": str(device),
               "dtype": spec.dtype, "repeat": spec.repeat, "cache_steps": spec.cache_steps,
-              "cache_branch": spec.cache_branch, "compile": spec.compile,
+              "cache_branch": spec.cache_branch, "compile": spec.compile, "jit": spec.jit,
               "first_call_s": warmup}
     result["mediadiff"]["load"] = stats.summary(load_a)
     med = result["mediadiff"]

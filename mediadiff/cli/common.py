@@ -22,6 +22,8 @@ def add_speed_options(p) -> None:
                                                      "steps, deep features reused in between (1: off)")
     p.add_argument("--cache-branch", default="block", help="block (default) or layer: how much a cached step reuses")
     p.add_argument("--compile", action="store_true", help="regional torch.compile of the repeated UNet blocks (GPU)")
+    p.add_argument("--jit", action="store_true", help="TorchScript-freeze the UNet (CPU): same output, faster steps "
+                                                     "after a few seconds of tracing per new size; for repeated runs")
 
 
 def speed_options(args) -> dict:
@@ -31,8 +33,12 @@ def speed_options(args) -> dict:
 
     if args.cache_branch not in ("block", "layer"):
         raise ValidationError("cache_branch", args.cache_branch, "must be block or layer")
-    return {"cache_steps": _int("cache_steps", args.cache_steps, 1, 50), "cache_branch": args.cache_branch,
-            "compile": bool(args.compile)}
+    options = {"cache_steps": _int("cache_steps", args.cache_steps, 1, 50), "cache_branch": args.cache_branch,
+               "compile": bool(args.compile), "jit": bool(getattr(args, "jit", False))}
+    if options["jit"] and (options["compile"] or options["cache_steps"] > 1):
+        other = "--compile" if options["compile"] else f"--cache-steps {options['cache_steps']}"
+        raise ValidationError("jit", True, f"cannot be combined with {other}: pick one way to speed up the UNet")
+    return options
 
 
 def apply_speed_options(pipe, options: dict):
@@ -41,6 +47,8 @@ def apply_speed_options(pipe, options: dict):
         pipe.enable_step_cache(options["cache_steps"], options["cache_branch"])
     if options["compile"]:
         pipe.compile()
+    if options["jit"]:
+        pipe.enable_jit()
     return pipe
 
 

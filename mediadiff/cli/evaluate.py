@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from ..errors import ValidationError
-from .common import add_model_options, emit
+from .common import add_model_options, add_speed_options, apply_speed_options, emit, speed_options
 
 
 def register(sub) -> None:
@@ -24,6 +25,7 @@ def register(sub) -> None:
     p.add_argument("--steps", default=None, help="denoising steps (default: the model's)")
     p.add_argument("--guidance", default=None, help="guidance scale (default: the model's)")
     p.add_argument("--seconds", default=None, help="audio length (default: the model's)")
+    add_speed_options(p)
     p.add_argument("--save", default=None, help="also write every generated file into this folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the JSON report (accuracy, targets, per-prompt results)")
@@ -49,6 +51,7 @@ def run(args) -> int:
 
     if args.modality not in ("audio", "video"):
         raise ValidationError("modality", args.modality, "must be audio or video")
+    speed = speed_options(args)
     seeds = _int("seeds", args.seeds, 1, 64)
     seed = _int("seed", args.seed, 0, 2**31 - 1)
     limit = _int("limit", args.limit, 1, 10_000)
@@ -60,6 +63,8 @@ def run(args) -> int:
     limits = inspect_limits(*resolve(model))
     if limits.modality != args.modality:
         raise ValidationError("model", model, f"is a {limits.modality} model; use `mediadiff eval {limits.modality}`")
+    if args.save is not None and Path(args.save).exists() and not Path(args.save).is_dir():
+        raise ValidationError("save", args.save, "is a file; give a folder for the generated files")
     settings = {k: v for k, v in (("steps", args.steps), ("guidance", args.guidance)) if v is not None}
     if args.modality == "audio" and args.seconds is not None:
         settings["seconds"] = args.seconds
@@ -77,6 +82,7 @@ def run(args) -> int:
     quiet_libraries()
     cls = AudioPipeline if args.modality == "audio" else VideoPipeline
     pipe = cls.from_pretrained(model, device=args.device, dtype=args.dtype, allow_pickle=args.allow_pickle)
+    apply_speed_options(pipe, speed)
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
@@ -85,7 +91,7 @@ def run(args) -> int:
     with bar:
         report = evaluate(pipe, items, seeds=seeds, seed=seed, settings=settings, save_dir=args.save,
                           on_item=lambda n, total: bar.update(1))
-    result = report.to_json() | {"wall_s": round(time.perf_counter() - started, 1)}
+    result = report.to_json() | {"wall_s": round(time.perf_counter() - started, 1), "speed": speed}
     if args.json:
         emit(args, result, "")
     else:

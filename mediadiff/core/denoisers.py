@@ -15,23 +15,32 @@ def conditions_by_class_label(unet) -> bool:
     return getattr(unet.config, "class_embed_type", None) == "simple_projection"
 
 
-def bind(unet, embeddings: torch.Tensor) -> ModelFn:
-    """model_fn(x, t) for `unet` with the (guidance-stacked) text `embeddings` bound in."""
-    kind = type(unet).__name__
+class Conditioned(torch.nn.Module):
+    """The UNet as forward(x, t, embeddings) -> prediction: tensors in, a tensor out (so it can be traced)."""
 
-    if kind == "UNetMotionModel":
-        def model_fn(x: torch.Tensor, t) -> torch.Tensor:
+    def __init__(self, unet: torch.nn.Module):
+        super().__init__()
+        self.unet = unet
+        self.kind = ("motion" if type(unet).__name__ == "UNetMotionModel"
+                     else "class_label" if conditions_by_class_label(unet) else "cross_attention")
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        if self.kind == "motion":
             # UNetMotionModel folds frames into the batch and expects one text row per frame.
-            frames = x.shape[2]  # x: (B, C, F, H, W)
-            per_frame = embeddings.repeat_interleave(frames, dim=0)  # (B*F, L, D)
-            return unet(x, t, encoder_hidden_states=per_frame, return_dict=False)[0]
-        return model_fn
+            per_frame = embeddings.repeat_interleave(x.shape[2], dim=0)  # x: (B, C, F, H, W) -> (B*F, L, D)
+            return self.unet(x, t, encoder_hidden_states=per_frame, return_dict=False)[0]
+        if self.kind == "class_label":
+            return self.unet(x, t, encoder_hidden_states=None, class_labels=embeddings, return_dict=False)[0]
+        return self.unet(x, t, encoder_hidden_states=embeddings, return_dict=False)[0]
 
-    if conditions_by_class_label(unet):
-        def model_fn(x: torch.Tensor, t) -> torch.Tensor:
-            return unet(x, t, encoder_hidden_states=None, class_labels=embeddings, return_dict=False)[0]
-        return model_fn
+
+def bind(unet, embeddings: torch.Tensor, forward=None) -> ModelFn:
+    """model_fn(x, t) for `unet` with the (guidance-stacked) text `embeddings` bound in.
+
+    `forward(x, t, embeddings)` replaces the eager call (a frozen graph of the same UNet, core.frozen)."""
+    forward = forward or Conditioned(unet)
 
     def model_fn(x: torch.Tensor, t) -> torch.Tensor:
-        return unet(x, t, encoder_hidden_states=embeddings, return_dict=False)[0]
+        return forward(x, t, embeddings)
+
     return model_fn

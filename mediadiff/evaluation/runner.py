@@ -20,6 +20,10 @@ SPLITS = ("grammar", "held_out", "paraphrase")
 # The issue's targets for the shipped tones model: (split, attribute, minimum accuracy).
 TONES_TARGETS = (("grammar", "pitch", 0.9), ("grammar", "pattern", 0.9), ("grammar", "beeps", 0.8),
                  ("held_out", "pattern", 0.8), ("paraphrase", "pattern", 0.7))
+SHAPES_TARGETS = (("grammar", "colour", 0.95), ("grammar", "motion", 0.9), ("grammar", "shape", 0.8),
+                  ("held_out", "colour", 0.8), ("held_out", "motion", 0.8),
+                  ("paraphrase", "colour", 0.7), ("paraphrase", "motion", 0.7))
+TARGETS = {"audio": TONES_TARGETS, "video": SHAPES_TARGETS}  # the shipped models' issue targets
 
 
 @dataclass(frozen=True)
@@ -141,11 +145,9 @@ class Report:
         return None if t is None else t["accuracy"]
 
     def targets(self) -> list[dict]:
-        """The tones targets with their measured values (audio only)."""
-        if self.modality != "audio":
-            return []
+        """The shipped model's targets for this modality with their measured values."""
         out = []
-        for split, attr, minimum in TONES_TARGETS:
+        for split, attr, minimum in TARGETS.get(self.modality, ()):
             value = self.accuracy(split, attr)
             if value is not None:
                 out.append({"split": split, "attribute": attr, "minimum": minimum, "accuracy": value,
@@ -194,6 +196,8 @@ def evaluate(pipe, items: list[Item], *, seeds: int = 1, seed: int = 0, settings
     s = suite(pipe.modality)
     settings = dict(settings or {})
     report = Report(s.modality, s.attributes, {**settings, "seeds": seeds, "seed": seed, "model": pipe.name})
+    if save_dir is not None:
+        Path(save_dir).mkdir(parents=True, exist_ok=True)
     for n, item in enumerate(items):
         out = pipe(item.prompt, seed=seed, num_outputs=seeds, **settings)
         if save_dir is not None:

@@ -15,6 +15,8 @@ from ..checkpoints.presets import default_model
 from ..core import denoisers
 from ..core.guidance import uses_guidance
 from ..core.noise import initial_latents, make_generator
+from ..core.frozen import DEVICES as JIT_DEVICES
+from ..core.frozen import FrozenDenoiser
 from ..core.sampling import CancelFlag, SamplerSettings, StepCallback, sample
 from ..core.schedulers import make_scheduler
 from ..core.stepcache import BRANCHES, StepCache
@@ -70,6 +72,7 @@ class MediaPipeline:
         self.dtype = torch.float32
         self._text: TextEncoder | None = None
         self.cache_interval, self.cache_branch = 1, "block"  # DeepCache-style step caching (enable_step_cache)
+        self._frozen: FrozenDenoiser | None = None  # enable_jit
 
     def __getattr__(self, name: str):
         components = self.__dict__.get("components", {})
@@ -100,6 +103,8 @@ class MediaPipeline:
         """Move every module (and the embedding cache key) to `device` / `dtype`."""
         self.device = torch.device(device)
         self.dtype = dtype or self.dtype
+        if self._frozen is not None:
+            self._frozen = FrozenDenoiser(self.unet)  # graphs hold the old device's weights
         for module in self.components.values():
             if isinstance(module, torch.nn.Module):
                 module.to(self.device, self.dtype)
@@ -119,6 +124,14 @@ class MediaPipeline:
         for module in self.unet.modules():
             if type(module).__name__ in repeated:
                 module.compile(mode=mode)
+        return self
+
+    def enable_jit(self, enabled: bool = True) -> "MediaPipeline":
+        """Opt-in: run the UNet as a TorchScript-frozen graph, traced on the first call of each shape (CPU).
+        Same output; less time per step after that first call (core.frozen)."""
+        if enabled and self.device.type not in JIT_DEVICES:
+            raise ValidationError("jit", self.device.type, f"runs on {', '.join(JIT_DEVICES)}; on a GPU use compile")
+        self._frozen = FrozenDenoiser(self.unet) if enabled else None
         return self
 
     @property
@@ -153,10 +166,11 @@ class MediaPipeline:
         latents = initial_latents(latent_shape, seed_source, self.device, self.dtype, scheduler.init_noise_sigma)
         step_generator = seed_source[0] if isinstance(seed_source, list) else seed_source
         settings = SamplerSettings(request.steps, request.guidance, step_generator)
-        model_fn = denoisers.bind(self.unet, embeddings)
         if self.cache_interval <= 1:
+            model_fn = denoisers.bind(self.unet, embeddings, self._frozen)
             with timer.stage("denoise"), torch.no_grad():
                 return sample(model_fn, latents, scheduler, settings, on_step, cancel)
+        model_fn = denoisers.bind(self.unet, embeddings)  # eager: the cache swaps block forwards per step
         cache = StepCache(self.unet, self.cache_interval, self.cache_branch)
         with timer.stage("denoise"), torch.no_grad(), cache.installed():
             return sample(cache.model_fn(model_fn), latents, scheduler, settings, on_step, cancel)

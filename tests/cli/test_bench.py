@@ -33,6 +33,14 @@ def test_bench_table_with_step_cache(tiny_models):
         assert text in r.stdout
 
 
+def test_bench_with_jit_reports_it(tiny_models):
+    r = run("video", "--model", tiny_models["mediadiff-video"], "--frames", 2, "--height", 16, "--width", 16,
+            "--steps", 2, "--repeat", 1, "--jit", "--json")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["jit"] is True and result["mediadiff"]["denoise"]["n"] == 1
+
+
 @pytest.mark.parametrize("args,message", [
     (["video", "--against", "torch"], "invalid against='torch'"),
     (["video", "--repeat", 0], "invalid repeat=0"),
@@ -40,6 +48,8 @@ def test_bench_table_with_step_cache(tiny_models):
     (["video", "--cache-steps", "x"], "invalid cache_steps='x'"),
     (["video", "--frames", 0], "invalid frames=0"),
     (["video", "--cache-branch", "mid"], "invalid cache_branch='mid'"),
+    (["video", "--jit", "--cache-steps", 2], "invalid jit=True: cannot be combined with --cache-steps 2"),
+    (["video", "--jit", "--compile"], "invalid jit=True: cannot be combined with --compile"),
 ])
 def test_bad_options_one_line(tiny_models, capsys, args, message):
     code = main(["bench", *map(str, args), "--model", str(tiny_models["mediadiff-video"])])

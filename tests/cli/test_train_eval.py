@@ -63,6 +63,15 @@ def test_eval_prints_a_table_and_json(trained):
     assert report["accuracy"]["held_out"]["pattern"]["total"] == 2 and len(report["results"]) == 2
 
 
+def test_eval_save_creates_its_folder(trained):
+    root, _ = trained
+    save = root / "saved" / "nested"  # does not exist yet
+    done = _cli("eval", "audio", "--model", str(root / "run" / "pipeline"), "--limit", "1", "--seeds", "1",
+                "--splits", "grammar", "--save", str(save), "--json")
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in save.iterdir()] == ["000-grammar.wav"]
+
+
 def test_rerun_without_resume_is_refused(trained, capsys):
     root, _ = trained
     code = main(["train", "audio", "--config", str(root / "tiny.yaml"), "--out", str(root / "run"), "--quiet"])
