@@ -53,7 +53,7 @@ def build_demo(video_pipe=None, audio_pipe=None, *, video_models: dict | None = 
     return common.configure_queue(demo, config)
 
 
-def load(cls, modality: str, model: str | None, device: str, dtype: str):
+def load(cls, modality: str, model: str | None, device: str, dtype: str, jit: bool = False):
     """The requested model, or the shipped default; a missing default is a note for the page, not a crash."""
     from mediadiff.checkpoints.presets import default_model
 
@@ -62,7 +62,7 @@ def load(cls, modality: str, model: str | None, device: str, dtype: str):
             model = default_model(modality)
         except CheckpointError as e:
             return None, f"No {modality} model: {e.problem.replace('pass --model', f'pass --{modality}-model')}."
-    return cls.from_pretrained(model, device=device, dtype=dtype), None
+    return cls.from_pretrained(model, device=device, dtype=dtype).enable_jit(jit), None
 
 
 def serve(video_model: str | None = None, audio_model: str | None = None, *, video: bool = True, audio: bool = True,
@@ -77,7 +77,7 @@ def serve(video_model: str | None = None, audio_model: str | None = None, *, vid
                                          ("audio", AudioPipeline, audio, audio_model)):
         pipe = None
         if wanted:
-            pipe, note = load(cls, modality, model, config.device, config.dtype)
+            pipe, note = load(cls, modality, model, config.device, config.dtype, config.jit)
             notes += [note] if note else []
         pipes[modality] = pipe
     extra = {m: common.local_models(m, skip={p.name for p in pipes.values() if p is not None}) if w else {}

@@ -48,6 +48,7 @@ class AppConfig:
     cache_examples: bool | str = False  # True, "lazy" (cached on first click) or False
     device: str = "auto"  # for checkpoints picked in the model menu and loaded on first use
     dtype: str = "fp32"
+    jit: bool = False  # frozen TorchScript UNets (CPU): faster steps once each size has been traced
     gpu_duration: int = 120  # seconds asked of ZeroGPU per generation
 
     def __post_init__(self):
@@ -124,8 +125,8 @@ class ModelSet:
         with self._lock:  # one load at a time; requests for the same model wait for it
             entry = self._entries[name]
             if isinstance(entry, (str, os.PathLike)):
-                entry = self._entries[name] = self.cls.from_pretrained(entry, device=self.config.device,
-                                                                       dtype=self.config.dtype)
+                entry = self._entries[name] = self.cls.from_pretrained(
+                    entry, device=self.config.device, dtype=self.config.dtype).enable_jit(self.config.jit)
             return entry
 
     def limits(self, name):

@@ -115,8 +115,8 @@ def read_jobs(path: str | Path, models: dict[str, str]) -> list[Job]:
 class Generator:
     """Pipelines loaded once per (kind, model) in this process, reused across its jobs."""
 
-    def __init__(self, device: str, dtype: str, allow_pickle: bool = False):
-        self.device, self.dtype, self.allow_pickle = device, dtype, allow_pickle
+    def __init__(self, device: str, dtype: str, allow_pickle: bool = False, jit: bool = False):
+        self.device, self.dtype, self.allow_pickle, self.jit = device, dtype, allow_pickle, jit
         self.pipes: dict[tuple[str, str], object] = {}
 
     def pipeline(self, job: Job):
@@ -125,8 +125,8 @@ class Generator:
             from .pipelines import AudioPipeline, VideoPipeline
 
             cls = VideoPipeline if job.kind == "video" else AudioPipeline
-            self.pipes[key] = cls.from_pretrained(job.model, device=self.device, dtype=self.dtype,
-                                                  allow_pickle=self.allow_pickle)
+            pipe = cls.from_pretrained(job.model, device=self.device, dtype=self.dtype, allow_pickle=self.allow_pickle)
+            self.pipes[key] = pipe.enable_jit(self.jit)
         return self.pipes[key]
 
     def run(self, job: Job, out: Path) -> list[Path]:

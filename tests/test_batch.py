@@ -66,6 +66,20 @@ def test_rerun_skips_finished_jobs(tiny_models, tmp_path, capsys):
     assert summary["done"] == 3 and (out / "job0.mp4").stat().st_mtime_ns == before
 
 
+def test_jit_batch_writes_the_same_media(tiny_models, tmp_path, capsys):
+    from mediadiff.codecs.frames import read_video
+
+    jobs = write_jobs(tmp_path / "jobs.jsonl", 3)
+    for name, extra in (("eager", []), ("jit", ["--jit"])):
+        assert main(["batch", str(jobs), "--out", str(tmp_path / name), *models_args(tiny_models), "--device", "cpu",
+                     "--quiet", *extra]) == 0
+    assert media(tmp_path / "jit") == media(tmp_path / "eager")
+    assert (read_video(tmp_path / "jit" / "job0.mp4")[0] == read_video(tmp_path / "eager" / "job0.mp4")[0]).all()
+    capsys.readouterr()
+    assert main(["batch", str(jobs), "--out", str(tmp_path / "x"), "--device", "cuda:0", "--jit"]) == 2
+    assert "invalid jit=True: runs on the CPU" in capsys.readouterr().err
+
+
 BAD_LINES = [
     ('{"prompt": "x", "kind": "movie"}', "line 2 kind='movie': must be video or audio"),
     ('{"prompt": "x", "kind": "video", "settings": {"steps": 0}}', "line 2 steps=0"),

@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda; under accelerate each process takes its own")
     p.add_argument("--dtype", default="fp32", help="fp32, fp16 (GPU) or bf16")
     p.add_argument("--allow-pickle", action="store_true")
+    p.add_argument("--jit", action="store_true", help="TorchScript-freeze each UNet (CPU): same output, faster steps "
+                                                     "once each size has been traced")
     p.add_argument("--quiet", action="store_true", help="no progress bar, only errors")
     p.add_argument("--json", action="store_true", help="print the manifest summary as one JSON object")
     p.set_defaults(run=run)
@@ -57,6 +59,8 @@ def run(args) -> int:
 
     check_device(args.device)
     check_dtype(args.dtype, args.device)
+    if args.jit and args.device not in ("auto", "cpu"):
+        raise ValidationError("jit", True, f"runs on the CPU; with --device {args.device} leave it off")
     out = output_dir(args.out)
     models = {"video": args.video_model or default_model("video"), "audio": args.audio_model or default_model("audio")}
     jobs = read_jobs(args.jobs, models)  # every line checked before any model loads
@@ -68,7 +72,7 @@ def run(args) -> int:
     quiet_libraries()
     state = process_state(args.device)
     device = str(state.device) if state.num_processes > 1 or args.device == "auto" else args.device
-    generator = Generator(device, args.dtype, args.allow_pickle)
+    generator = Generator(device, args.dtype, args.allow_pickle, jit=args.jit and state.device.type == "cpu")
     with state.split_between_processes(jobs) as mine:  # the same deterministic split on every process
         desc = f"batch {state.process_index + 1}/{state.num_processes}" if state.num_processes > 1 else "batch"
         with tqdm(total=len(mine), desc=desc, unit="job", disable=args.quiet or args.json, file=sys.stderr,

@@ -27,6 +27,8 @@ def register(sub) -> None:
                    help="do not cache the example prompts' results (cached on first click by default)")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--dtype", default="fp32", help="fp32, fp16 (GPU) or bf16")
+    p.add_argument("--jit", action="store_true", help="TorchScript-freeze the UNets (CPU): same output, faster steps "
+                                                     "after the first request of each size")
     p.set_defaults(run=run)
 
 
@@ -57,7 +59,7 @@ def run(args) -> int:
     quiet_libraries()
     config = common.AppConfig(output_dir=args.output_dir, max_age_s=args.max_age, concurrency=args.concurrency,
                               max_queue=args.max_queue, cache_examples=False if args.no_cache_examples else "lazy",
-                              device=args.device, dtype=args.dtype)
+                              device=args.device, dtype=args.dtype, jit=args.jit)
     app.serve(args.video_model, args.audio_model, video=not args.no_video, audio=not args.no_audio,
               host=args.host, port=args.port, share=args.share, config=config)
     return 0

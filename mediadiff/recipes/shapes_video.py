@@ -54,6 +54,7 @@ class Recipe:
     ema_decay: float = 0.999
     p_uncond: float = 0.1
     min_snr: float = 5.0
+    t_min: int = 0  # train on timesteps >= t_min only (a fine-tune of the high-noise steps that fix the layout)
     text_max_length: int = 16
     eval_every: int = 500
     seed: int = 0
@@ -208,7 +209,10 @@ def encode_dataset(recipe: Recipe, vae, text, device, workers: int, log):
 
 
 def min_snr_weight(scheduler, t: torch.Tensor, gamma: float) -> torch.Tensor:
-    """min(SNR, gamma) / (SNR + 1): min-SNR weighting for a v-prediction loss (Hang et al. 2023)."""
+    """min(SNR, gamma) / (SNR + 1): min-SNR weighting for a v-prediction loss (Hang et al. 2023); gamma <= 0
+    weighs every timestep alike (the plain v loss, which keeps the high-noise steps that fix the layout)."""
+    if gamma <= 0:
+        return torch.ones(t.shape, device=t.device)
     alphas = scheduler.alphas_cumprod.to(t.device)[t]
     snr = alphas / (1 - alphas)
     return snr.clamp(max=gamma) / (snr + 1)
@@ -231,7 +235,7 @@ def denoiser_step(unet, scheduler, latents, cond, uncond, recipe: Recipe, gen) -
     """One v-prediction training loss on a batch of clip latents (B, C, F, h, w)."""
     b, device = latents.shape[0], latents.device
     noise = torch.randn(latents.shape, generator=gen, device=device)
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), generator=gen, device=device)
+    t = torch.randint(recipe.t_min, scheduler.config.num_train_timesteps, (b,), generator=gen, device=device)
     noisy = scheduler.add_noise(latents, noise, t)
     target = scheduler.get_velocity(latents, noise, t)
     drop = torch.rand(b, generator=gen, device=device) < recipe.p_uncond

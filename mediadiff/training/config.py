@@ -13,6 +13,7 @@ MODALITIES = ("audio", "video")
 STAGE_DEFAULTS = {
     "steps": 1000, "batch": 32, "lr": 1e-3, "warmup": 100, "weight_decay": 0.0, "ema_decay": 0.999,
     "checkpoint_every": 250, "grad_clip": 1.0, "grad_accumulation": 1, "mixed_precision": "no",
+    "betas": [0.9, 0.999],
 }
 DEFAULTS = {
     "seed": 0,
@@ -21,12 +22,13 @@ DEFAULTS = {
     "mel": {},
     "text": {"max_length": 24},
     "vae": {"block_out_channels": [32, 64, 64], "latent_channels": 4, "layers_per_block": 1, "crop_frames": 128,
-            "kl_weight": 1e-6, "norm_num_groups": 8},
+            "kl_weight": 1e-6, "norm_num_groups": 8, "loss": "l1", "mid_attention": False},
     "vocoder": {"upsample_initial_channel": 64, "segment_frames": 32, "clips": 500, "ship": "auto"},
     "denoiser": {"block_out_channels": [32, 64, 64], "layers_per_block": 1, "attention_head_dim": 8,
                  "p_uncond": 0.1, "min_snr_gamma": 5.0, "prediction_type": "v_prediction",
                  "beta_schedule": "squaredcos_cap_v2", "num_train_timesteps": 1000, "sample_prompt": None,
-                 "motion_heads": 2, "norm_num_groups": 8, "init": None},
+                 "motion_heads": 2, "norm_num_groups": 8, "init": None,
+                 "clips": None},  # video: a set of its own, streamed into latents (stream_latents)
     "defaults": {"steps": 20, "guidance": 4.0, "scheduler": "dpm++"},
 }
 POSITIVE_INTS = ("steps", "batch", "checkpoint_every", "grad_accumulation")
@@ -88,6 +90,18 @@ def load_config(path: str | Path, modality: str | None = None) -> dict:
     worlds = {"audio": "tones", "video": "shapes"}
     if data.get("world") and data["world"] != worlds[cfg["modality"]]:
         raise ValidationError("data.world", data["world"], f"{cfg['modality']} trains on {worlds[cfg['modality']]}")
+    if cfg["vae"]["loss"] not in ("l1", "mse"):
+        raise ValidationError("vae.loss", cfg["vae"]["loss"], "must be l1 or mse")
+    clips = cfg["denoiser"]["clips"]
+    if clips is not None and (isinstance(clips, bool) or not isinstance(clips, int) or clips < 1):
+        raise ValidationError("denoiser.clips", clips, "must be a positive integer (or left out)")
+    if clips is not None and (cfg["modality"] != "video" or not data.get("world")):
+        raise ValidationError("denoiser.clips", clips, "is for video trained on the shapes world")
+    for stage in ("vae", "vocoder", "denoiser"):
+        betas = cfg[stage]["betas"]
+        if not (isinstance(betas, list) and len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1
+                                                                     for b in betas)):
+            raise ValidationError(f"{stage}.betas", betas, "must be two numbers in [0, 1), e.g. [0.9, 0.999]")
     if cfg["vocoder"]["ship"] not in ("auto", "hifigan", "griffin-lim"):
         raise ValidationError("vocoder.ship", cfg["vocoder"]["ship"], "must be auto, hifigan or griffin-lim")
     cfg["name"] = Path(path).stem

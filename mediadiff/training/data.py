@@ -51,18 +51,30 @@ def _tones(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
     return waves, captions, specs
 
 
-def _shapes(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
-    """Render `clips` shapes clips (never a held-out combination) with several grammar captions each."""
+def _render_shapes(d: dict, count: int, rng) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
+    """`count` shapes clips (never a held-out combination) with several grammar captions each."""
     from ..worlds import shapes
 
-    d, rng = cfg["data"], np.random.default_rng(cfg["seed"])
     clips, captions, specs = [], [], []
-    for _ in range(int(d["clips"])):
+    for _ in range(count):
         spec = shapes.sample_spec(rng, include_held_out=False)
         clips.append(shapes.render(spec, frames=int(d["frames"]), size=int(d["size"]), rng=rng))
         captions.append([shapes.caption(spec, rng) for _ in range(int(d["captions_per_clip"]))])
         specs.append({k: getattr(spec, k) for k in ("colour", "shape", "motion", "size", "speed", "background")})
     return clips, captions, specs
+
+
+def _shapes(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
+    """Render `clips` shapes clips for the stored set."""
+    return _render_shapes(cfg["data"], int(cfg["data"]["clips"]), np.random.default_rng(cfg["seed"]))
+
+
+def shapes_chunks(cfg: dict, count: int, seed: int, chunk: int = 500):
+    """Yield (clips uint8 (n, F, S, S, 3), captions) chunks of `count` fresh world clips drawn from `seed`."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, count, chunk):
+        clips, captions, _ = _render_shapes(cfg["data"], min(chunk, count - start), rng)
+        yield torch.from_numpy(np.stack(clips)), captions
 
 
 def _folder(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], None, list[str]]:

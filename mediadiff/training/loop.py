@@ -185,7 +185,7 @@ def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, s
     stage.model.train()
     model = WithLoss(stage.model, stage.loss)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=float(s["lr"]),
-                                  weight_decay=float(s["weight_decay"]))
+                                  betas=tuple(float(b) for b in s["betas"]), weight_decay=float(s["weight_decay"]))
     schedule = get_cosine_schedule_with_warmup(optimizer, int(s["warmup"]), total)
     model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
     unwrapped = accelerator.unwrap_model(model).model

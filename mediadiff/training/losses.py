@@ -27,11 +27,12 @@ def diffusion_loss(model_fn, scheduler, x0: torch.Tensor, gamma: float, predicti
     return (w * per_sample).mean()
 
 
-def vae_loss(vae, x: torch.Tensor, kl_weight: float) -> torch.Tensor:
-    """L1 reconstruction plus a small KL to the unit Gaussian (latent diffusion's autoencoder)."""
+def vae_loss(vae, x: torch.Tensor, kl_weight: float, kind: str = "l1") -> torch.Tensor:
+    """L1 (or MSE) reconstruction plus a small KL to the unit Gaussian (latent diffusion's autoencoder)."""
     posterior = vae.encode(x).latent_dist
     recon = vae.decode(posterior.sample()).sample  # same shape as x
-    return F.l1_loss(recon, x) + kl_weight * posterior.kl().mean()
+    reconstruction = F.l1_loss(recon, x) if kind == "l1" else F.mse_loss(recon.float(), x.float())
+    return reconstruction + kl_weight * posterior.kl().mean()
 
 
 def stft_loss(pred: torch.Tensor, target: torch.Tensor, sizes=(256, 512, 1024)) -> torch.Tensor:

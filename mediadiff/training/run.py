@@ -144,9 +144,12 @@ def run_stage(name: str, cfg: dict, run_dir: Path, data: Prepared, *, resume: bo
             choose_vocoder(cfg, data, run_dir, log)
     else:
         vae = _vae(run_dir).to("cuda" if torch.cuda.is_available() else "cpu")
-        latents = st.encode_latents(vae, data, cfg["modality"])
-        with _state().main_process_first():
-            bank, rows = caption_bank(data.captions, int(cfg["text"]["max_length"]),
+        with _state().main_process_first():  # one process encodes and caches, the others read the cache
+            if cfg["denoiser"]["clips"]:
+                latents, captions = st.stream_latents(vae, cfg, run_dir / "data" / "latents")
+            else:
+                latents, captions = st.encode_latents(vae, data, cfg["modality"]), data.captions
+            bank, rows = caption_bank(captions, int(cfg["text"]["max_length"]),
                                       run_dir / "data" / "captions.safetensors")
         text = minilm()
         stage = st.denoiser_stage(cfg, data, latents, bank, rows, lambda unet: pipeline_from(cfg, run_dir, unet, text))

@@ -92,7 +92,7 @@ def build_vae(cfg: dict):
         in_channels=channels, out_channels=channels, latent_channels=int(v["latent_channels"]),
         block_out_channels=tuple(v["block_out_channels"]), layers_per_block=int(v["layers_per_block"]),
         down_block_types=("DownEncoderBlock2D",) * levels, up_block_types=("UpDecoderBlock2D",) * levels,
-        norm_num_groups=int(v["norm_num_groups"]), mid_block_add_attention=False,
+        norm_num_groups=int(v["norm_num_groups"]), mid_block_add_attention=bool(v["mid_attention"]),
         sample_size=int(cfg["data"]["size"]) if cfg["modality"] == "video" else 64,
     )
 
@@ -208,7 +208,7 @@ def vae_stage(cfg: dict, data: Prepared) -> Stage:
                                                          data.media.shape[1])])  # (n, 3, H, W)
 
     def loss(model, x):
-        return losses.vae_loss(model, x, float(v["kl_weight"]))
+        return losses.vae_loss(model, x, float(v["kl_weight"]), v["loss"])
 
     def sample(model, step: int, folder: Path) -> None:
         device = next(model.parameters()).device
@@ -281,6 +281,35 @@ def encode_latents(vae, data: Prepared, modality: str, batch: int = 32) -> torch
             z = vae.encode(x).latent_dist.mode().cpu()  # (b*F, C, h, w)
             out.append(z.reshape(b, f, *z.shape[1:]).permute(0, 2, 1, 3, 4))  # (b, C, F, h, w)
     return torch.cat(out) * vae.config.scaling_factor
+
+
+@torch.no_grad()
+def stream_latents(vae, cfg: dict, folder: Path) -> tuple[torch.Tensor, list[list[str]]]:
+    """The denoiser's own clip set (`denoiser.clips` fresh world clips), rendered in chunks and encoded as it goes.
+
+    Only latents are kept: 120,000 clips are 100 MB of latents but 24 GB of frames. Cached in `folder`, so a
+    resumed run does not encode again."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from ..codecs.atomic import atomic_output
+    from .data import shapes_chunks
+
+    count = int(cfg["denoiser"]["clips"])
+    if (folder / "meta.json").exists() and json.loads((folder / "meta.json").read_text())["clips"] == count:
+        return load_file(str(folder / "latents.safetensors"))["latents"].float(), \
+            json.loads((folder / "meta.json").read_text())["captions"]
+    latents, captions = [], []
+    for clips, caps in shapes_chunks(cfg, count, seed=int(cfg["seed"]) + 1):  # not the stored set's seed
+        latents.append(encode_latents(vae, Prepared(clips, caps), "video").half())  # (n, C, F, h, w)
+        captions += caps
+    latents = torch.cat(latents)
+    with atomic_output(folder) as tmp:
+        tmp.mkdir(parents=True)
+        save_file({"latents": latents.contiguous()}, str(tmp / "latents.safetensors"))
+        (tmp / "meta.json").write_text(json.dumps({"clips": count, "captions": captions}))
+    return latents.float(), captions
 
 
 def denoiser_stage(cfg: dict, data: Prepared, latents: torch.Tensor, bank: torch.Tensor, rows: list[list[int]],

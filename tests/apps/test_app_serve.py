@@ -18,9 +18,9 @@ def test_serve_is_a_subcommand_with_its_options():
 
     parser = build_parser()
     args = parser.parse_args(["serve", "--video-model", "v", "--audio-model", "a", "--host", "0.0.0.0", "--port",
-                              "7861", "--share", "--concurrency", "2", "--max-queue", "5"])
+                              "7861", "--share", "--concurrency", "2", "--max-queue", "5", "--jit"])
     assert (args.video_model, args.audio_model, args.host, args.port, args.share, args.concurrency,
-            args.max_queue) == ("v", "a", "0.0.0.0", 7861, True, 2, 5)
+            args.max_queue, args.jit) == ("v", "a", "0.0.0.0", 7861, True, 2, 5, True)
     assert args.run.__module__ == "mediadiff.cli.serve"
 
 
@@ -63,13 +63,14 @@ def test_local_checkpoints_from_configs_join_the_model_menu_and_load_on_first_us
     try:
         found = common.local_models("video")
         assert found == {"mine": "mine"} and common.local_models("audio") == {}
-        config = common.AppConfig(output_dir=tmp_path / "out", device="cpu")
+        config = common.AppConfig(output_dir=tmp_path / "out", device="cpu", jit=True)
         models = common.model_set(VideoPipeline, "video", app_pipes[0], found, config)
         assert models.names == ["tiny-video", "mine"]
         assert models.limits("mine").vae_factor == 2 and isinstance(models._entries["mine"], str)  # not loaded yet
         tab = VideoTab(models, common.OutputStore(config.output_dir, 60, 60), config)
         path, _, settings, _, seed = tab.generate("a circle", "", "mine", 2, 8, 16, 16, 1, 1.0, "ddim", False, 5)
         assert settings["model"] == "mine" and seed == 5 and isinstance(models._entries["mine"], VideoPipeline)
+        assert len(models._entries["mine"]._frozen.graphs) == 1  # --jit: loaded with a frozen UNet, used
     finally:
         presets._all.cache_clear()
 
