@@ -65,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mediadiff: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        print("mediadiff: interrupted; no output was written", file=sys.stderr)
+        print("mediadiff: interrupted; no partial output was left", file=sys.stderr)
         return 130
     except Terminated:
-        print("mediadiff: terminated; no output was written", file=sys.stderr)
+        print("mediadiff: terminated; no partial output was left", file=sys.stderr)
         return 143
     except MemoryError:
         print("mediadiff: error: out of memory; lower --frames, --height/--width or --num-outputs", file=sys.stderr)

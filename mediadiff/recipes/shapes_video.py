@@ -424,9 +424,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 class PrecomputedText:
     """Prompt embeddings computed by MiniLM elsewhere (evaluating on a machine without the MiniLM package)."""
@@ -472,3 +469,7 @@ def evaluate_folder(model: Path, embeddings: Path, device, guidances=(5.0,), eve
     pipe = make_pipeline(recipe, vae, unet, None, None, device)
     pipe._text = PrecomputedText(table, device)
     return {str(g): evaluate(pipe, g, every=every) for g in guidances}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -58,9 +58,11 @@ def test_eval_prints_a_table_and_json(trained):
     assert done.returncode == 0, done.stderr
     rows = [line.split()[0] for line in done.stdout.splitlines()]
     assert rows[0] == "split" and {"grammar", "held_out", "paraphrase"} <= set(rows)
-    done = _cli("eval", "audio", "--model", model, "--limit", "1", "--seeds", "2", "--splits", "held_out", "--json")
+    done = _cli("eval", "audio", "--model", model, "--limit", "1", "--seeds", "2", "--splits", "held_out", "--json",
+                "--jit")
     report = json.loads(done.stdout)
     assert report["accuracy"]["held_out"]["pattern"]["total"] == 2 and len(report["results"]) == 2
+    assert report["speed"]["jit"] is True
 
 
 def test_eval_save_creates_its_folder(trained):

@@ -42,7 +42,7 @@ def test_batch_killed_then_resumed(rel_models, tmp_path, capsys):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "mediadiff: terminated; no output was written"
+    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "mediadiff: terminated; no partial output was left"
     done = sorted(p.name for p in out.glob("*.mp4"))
     assert done and len(done) < JOBS, done  # stopped part-way
     assert not [p.name for p in out.iterdir() if ".partial" in p.name]

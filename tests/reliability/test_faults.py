@@ -140,8 +140,8 @@ def test_an_existing_file_survives_a_failed_overwrite(rel_models, tmp_path, monk
 
 # --- signals to a real `python -m mediadiff video` --------------------------------------------------------------
 
-SIGNALS = {"SIGINT": (signal.SIGINT, 130, "mediadiff: interrupted; no output was written"),
-           "SIGTERM": (signal.SIGTERM, 143, "mediadiff: terminated; no output was written")}
+SIGNALS = {"SIGINT": (signal.SIGINT, 130, "mediadiff: interrupted; no partial output was left"),
+           "SIGTERM": (signal.SIGTERM, 143, "mediadiff: terminated; no partial output was left")}
 CASES = [("SIGTERM", "denoising"), ("SIGINT", "writing")]  # each signal once, each phase once
 
 
