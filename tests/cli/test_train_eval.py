@@ -71,7 +71,7 @@ def test_eval_save_creates_its_folder(trained):
     done = _cli("eval", "audio", "--model", str(root / "run" / "pipeline"), "--limit", "1", "--seeds", "1",
                 "--splits", "grammar", "--save", str(save), "--json")
     assert done.returncode == 0, done.stderr
-    assert [p.name for p in save.iterdir()] == ["000-grammar.wav"]
+    assert sorted(p.name for p in save.iterdir()) == ["000-grammar.wav", "000-grammar.wav.json"]  # + sidecar
 
 
 def test_rerun_without_resume_is_refused(trained, capsys):
