@@ -34,7 +34,7 @@ def speed_options(args) -> dict:
     if args.cache_branch not in ("block", "layer"):
         raise ValidationError("cache_branch", args.cache_branch, "must be block or layer")
     options = {"cache_steps": _int("cache_steps", args.cache_steps, 1, 50), "cache_branch": args.cache_branch,
-               "compile": bool(args.compile), "jit": bool(getattr(args, "jit", False))}
+               "compile": bool(args.compile), "jit": bool(args.jit)}
     if options["jit"] and (options["compile"] or options["cache_steps"] > 1):
         other = "--compile" if options["compile"] else f"--cache-steps {options['cache_steps']}"
         raise ValidationError("jit", True, f"cannot be combined with {other}: pick one way to speed up the UNet")

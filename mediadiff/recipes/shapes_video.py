@@ -74,14 +74,12 @@ class Recipe:
 
 def _render_chunk(args: tuple[int, int, int, int]) -> tuple[np.ndarray, list[str]]:
     """Render `count` training clips (held-out combinations excluded) from one seed: (N, F, S, S, 3) + captions."""
+    from ..training.data import render_shapes
+
     seed, count, frames, size = args
-    rng = np.random.default_rng(seed)
-    clips, captions = [], []
-    for _ in range(count):
-        spec = shapes.sample_spec(rng)
-        clips.append(shapes.render(spec, frames=frames, size=size, rng=rng))
-        captions.append(shapes.caption(spec, rng))
-    return np.stack(clips), captions
+    clips, captions, _ = render_shapes({"frames": frames, "size": size, "captions_per_clip": 1}, count,
+                                        np.random.default_rng(seed))
+    return np.stack(clips), [c[0] for c in captions]
 
 
 def render_clips(total: int, recipe: Recipe, seed: int, workers: int, chunk: int = 500):

@@ -51,7 +51,7 @@ def _tones(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
     return waves, captions, specs
 
 
-def _render_shapes(d: dict, count: int, rng) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
+def render_shapes(d: dict, count: int, rng) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
     """`count` shapes clips (never a held-out combination) with several grammar captions each."""
     from ..worlds import shapes
 
@@ -66,14 +66,14 @@ def _render_shapes(d: dict, count: int, rng) -> tuple[list[np.ndarray], list[lis
 
 def _shapes(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
     """Render `clips` shapes clips for the stored set."""
-    return _render_shapes(cfg["data"], int(cfg["data"]["clips"]), np.random.default_rng(cfg["seed"]))
+    return render_shapes(cfg["data"], int(cfg["data"]["clips"]), np.random.default_rng(cfg["seed"]))
 
 
 def shapes_chunks(cfg: dict, count: int, seed: int, chunk: int = 500):
     """Yield (clips uint8 (n, F, S, S, 3), captions) chunks of `count` fresh world clips drawn from `seed`."""
     rng = np.random.default_rng(seed)
     for start in range(0, count, chunk):
-        clips, captions, _ = _render_shapes(cfg["data"], min(chunk, count - start), rng)
+        clips, captions, _ = render_shapes(cfg["data"], min(chunk, count - start), rng)
         yield torch.from_numpy(np.stack(clips)), captions
 
 
