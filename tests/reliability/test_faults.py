@@ -171,7 +171,10 @@ class Run:
                             models["mediadiff-video"], "--seed", 1, "--frames", 2, "--height", 8, "--width", 8,
                             "--steps", steps)
         self.stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr, env=env)
+        # SIGINT at its default, as in a terminal: a suite started in the background (`pytest &` from a script)
+        # inherits an ignored SIGINT, which Python, like any program, keeps ignoring.
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr, env=env,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.signalled = False
 
     def text(self) -> str:
