@@ -67,6 +67,10 @@ def _check_stage(cfg: dict, stage: str) -> None:
         value = section.get(key)
         if not isinstance(value, (int, float)) or not 0 < float(value) <= 1:
             raise ValidationError(f"{stage}.{key}", value, "must be a number in (0, 1]")
+    betas = section.get("betas")
+    if not (isinstance(betas, list) and len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1
+                                                                 for b in betas)):
+        raise ValidationError(f"{stage}.betas", betas, "must be two numbers in [0, 1), e.g. [0.9, 0.999]")
 
 
 def load_config(path: str | Path, modality: str | None = None) -> dict:
@@ -97,11 +101,6 @@ def load_config(path: str | Path, modality: str | None = None) -> dict:
         raise ValidationError("denoiser.clips", clips, "must be a positive integer (or left out)")
     if clips is not None and (cfg["modality"] != "video" or not data.get("world")):
         raise ValidationError("denoiser.clips", clips, "is for video trained on the shapes world")
-    for stage in ("vae", "vocoder", "denoiser"):
-        betas = cfg[stage]["betas"]
-        if not (isinstance(betas, list) and len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1
-                                                                     for b in betas)):
-            raise ValidationError(f"{stage}.betas", betas, "must be two numbers in [0, 1), e.g. [0.9, 0.999]")
     if cfg["vocoder"]["ship"] not in ("auto", "hifigan", "griffin-lim"):
         raise ValidationError("vocoder.ship", cfg["vocoder"]["ship"], "must be auto, hifigan or griffin-lim")
     cfg["name"] = Path(path).stem

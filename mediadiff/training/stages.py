@@ -297,9 +297,9 @@ def stream_latents(vae, cfg: dict, folder: Path) -> tuple[torch.Tensor, list[lis
     from .data import shapes_chunks
 
     count = int(cfg["denoiser"]["clips"])
-    if (folder / "meta.json").exists() and json.loads((folder / "meta.json").read_text())["clips"] == count:
-        return load_file(str(folder / "latents.safetensors"))["latents"].float(), \
-            json.loads((folder / "meta.json").read_text())["captions"]
+    meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
+    if meta.get("clips") == count:
+        return load_file(str(folder / "latents.safetensors"))["latents"].float(), meta["captions"]
     latents, captions = [], []
     for clips, caps in shapes_chunks(cfg, count, seed=int(cfg["seed"]) + 1):  # not the stored set's seed
         latents.append(encode_latents(vae, Prepared(clips, caps), "video").half())  # (n, C, F, h, w)
