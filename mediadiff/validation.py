@@ -11,6 +11,8 @@ from .core import MAX_SEED
 from .core.schedulers import scheduler_name
 from .errors import ValidationError
 
+COMPILE_SCOPES = ("blocks", "unet")  # MediaPipeline.compile: the repeated UNet blocks, or the whole UNet
+
 MAX_PROMPT_CHARS = 2000
 MAX_STEPS = 1000
 MAX_GUIDANCE = 100.0

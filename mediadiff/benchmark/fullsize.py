@@ -3,7 +3,8 @@
 `python -m mediadiff.benchmark.fullsize DIR [--scale 1.0] [--dtype fp16]` saves a TextToVideoSDPipeline folder:
 UNet3D with `UNet3DConditionModel()`'s defaults (320/640/1280/1280, 1,411M parameters), the SD VAE
 (128/256/512/512, factor 8), a 23-layer 1024-wide CLIP text encoder (OpenCLIP ViT-H's size) over mediadiff's tiny
-byte-level tokenizer (77 tokens). `--scale` shrinks every width (0.1 for a CPU smoke test).
+byte-level tokenizer (77 tokens). `--scale` shrinks every width (0.1 for a CPU smoke test; UNet3D reads
+`attention_head_dim` as the head count, 64 in the published config, so a scaled copy uses 4).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def build(directory: str | Path, scale: float = 1.0, dtype: str = "fp16", seed: 
     torch.manual_seed(seed)
     text_dim = _width(1024, scale, 64)
     unet = UNet3DConditionModel(block_out_channels=tuple(_width(c, scale) for c in (320, 640, 1280, 1280)),
-                                cross_attention_dim=text_dim, attention_head_dim=64)
+                                cross_attention_dim=text_dim, attention_head_dim=64 if scale >= 1 else 4)
     vae = AutoencoderKL(block_out_channels=tuple(_width(c, scale) for c in (128, 256, 512, 512)),
                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
                         layers_per_block=2, latent_channels=4, sample_size=256)

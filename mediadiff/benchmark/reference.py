@@ -149,7 +149,7 @@ def write_reference_output(modality: str, result, path: Path, settings: dict, sa
         writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=settings["fps"], quality=5, macro_block_size=16)
         writer.send(None)
         for frame in frames:
-            writer.send((frame * 255).astype(np.uint8))
+            writer.send(np.ascontiguousarray(frame * 255, dtype=np.uint8))  # older imageio-ffmpeg needs C order
         writer.close()
         return frames
     from scipy.io import wavfile

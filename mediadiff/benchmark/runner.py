@@ -31,7 +31,7 @@ class BenchSpec:
     motion_adapter: str | None = None
     cache_steps: int = 1
     cache_branch: str = "block"
-    compile: bool = False
+    compile: str | None = None  # None, "blocks" or "unet" (MediaPipeline.compile's scope)
     jit: bool = False
     repeat: int = 3
     against: str | None = None  # "diffusers" or None
@@ -53,7 +53,7 @@ def load_ours(spec: BenchSpec):
         motion_adapter=spec.motion_adapter)
     pipe.enable_step_cache(spec.cache_steps, spec.cache_branch)
     if spec.compile:
-        pipe.compile()
+        pipe.compile(scope=spec.compile)
     pipe.enable_jit(spec.jit)
     return pipe, time.perf_counter() - start
 

@@ -22,7 +22,7 @@ from ..core.schedulers import make_scheduler
 from ..core.stepcache import BRANCHES, StepCache
 from ..core.text import TextEncoder
 from ..errors import ValidationError
-from ..validation import Limits, check_device, check_dtype
+from ..validation import COMPILE_SCOPES, Limits, check_device, check_dtype
 
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -117,10 +117,21 @@ class MediaPipeline:
         self.cache_interval, self.cache_branch = max(1, int(interval)), branch
         return self
 
-    def compile(self, mode: str | None = None) -> "MediaPipeline":
-        """Opt-in regional torch.compile: each repeated UNet block compiled once per class, cached across runs."""
+    def compile(self, mode: str | None = None, scope: str = "blocks") -> "MediaPipeline":
+        """Opt-in torch.compile: scope "blocks" compiles each repeated UNet block (regional: a short first call,
+        cached across runs), "unet" the whole UNet as one graph (a longer first call, fewer graph breaks)."""
+        if scope not in COMPILE_SCOPES:
+            raise ValidationError("compile", scope, f"must be one of {', '.join(COMPILE_SCOPES)}")
+        if scope == "unet":
+            self.unet.compile(mode=mode)
+            return self
         repeated = ("ResnetBlock2D", "Transformer2DModel", "TransformerTemporalModel", "TemporalConvLayer",
                     "AnimateDiffTransformer3D", "Downsample2D", "Upsample2D")
+        # One class meets a dozen (width, resolution) pairs in a UNet; past dynamo's default limit of 8 graphs per
+        # function it silently falls back to eager, so allow one static graph per pair.
+        config = torch._dynamo.config
+        limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+        setattr(config, limit, max(getattr(config, limit), 64))
         for module in self.unet.modules():
             if type(module).__name__ in repeated:
                 module.compile(mode=mode)

@@ -50,6 +50,7 @@ def test_bench_with_jit_reports_it(tiny_models):
     (["video", "--cache-branch", "mid"], "invalid cache_branch='mid'"),
     (["video", "--jit", "--cache-steps", 2], "invalid jit=True: cannot be combined with --cache-steps 2"),
     (["video", "--jit", "--compile"], "invalid jit=True: cannot be combined with --compile"),
+    (["video", "--compile", "all"], "invalid compile='all': must be one of blocks, unet"),
 ])
 def test_bad_options_one_line(tiny_models, capsys, args, message):
     code = main(["bench", *map(str, args), "--model", str(tiny_models["mediadiff-video"])])
