@@ -386,12 +386,44 @@ def example_strips(model: str, path: Path, prompts=EXAMPLE_PROMPTS, seed: int = 
     return path
 
 
+@torch.no_grad()
+def direction_probe(model: str, t: int = 999, seeds: int = 4) -> list[dict]:
+    """How much the words vs the noise move the UNet's clean-clip prediction at timestep `t`: per seed, the norm of
+    x0("... left") - x0("... right") and of x0("red ...") - x0("blue ...") relative to |x0|, and the
+    direction the analysers read in each decoded prediction."""
+    from ..codecs.frames import to_uint8
+    from ..evaluation.video import motion_class
+    from ..pipelines import VideoPipeline
+
+    pipe = VideoPipeline.from_pretrained(model, device="cpu")
+    prompts = ["a red circle moving left", "a red circle moving right", "a blue circle moving left"]
+    frames = int(pipe.limits.defaults["frames"])
+    side = int(pipe.limits.defaults["height"]) // pipe.limits.vae_factor
+    emb = pipe.text.encode(prompts).repeat_interleave(frames, 0)  # (3F, L, D): UNetMotionModel's convention
+    alpha = pipe.scheduler.alphas_cumprod[t]
+    rows = []
+    for seed in range(seeds):
+        shape = (1, pipe.unet.config.in_channels, frames, side, side)
+        noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).expand(3, -1, -1, -1, -1)
+        v = pipe.unet(noise, torch.full((3,), t), encoder_hidden_states=emb).sample  # (3, C, F, h, w)
+        x0 = alpha.sqrt() * noise - (1 - alpha).sqrt() * v  # v-prediction -> clean latents
+        z = x0.permute(0, 2, 1, 3, 4).flatten(0, 1) / pipe.vae.config.scaling_factor  # (3F, C, h, w)
+        clips = (pipe.vae.decode(z).sample.clamp(-1, 1) + 1) / 2  # (3F, 3, H, W)
+        clips = clips.unflatten(0, (3, frames)).permute(0, 1, 3, 4, 2).numpy()  # (3, F, H, W, 3)
+        norm = x0[0].norm().item()
+        rows.append({"seed": seed, "left_vs_right": (x0[0] - x0[1]).norm().item() / norm,
+                     "red_vs_blue": (x0[0] - x0[2]).norm().item() / norm,
+                     "read_as": [motion_class(to_uint8(c)) for c in clips]})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--out", type=Path, help="run folder (training), JSON file (--evaluate) or PNG (--examples)")
     p.add_argument("--evaluate", nargs="*", type=Path, default=None, help="evaluate these model folders instead")
     p.add_argument("--embeddings", type=Path, default=None, help="prompt embeddings for --evaluate")
     p.add_argument("--examples", default=None, help="write frame strips of EXAMPLE_PROMPTS from this model to --out")
+    p.add_argument("--probe", default=None, help="print how much words vs noise move this model's prediction")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
     p.add_argument("--minutes", type=float, default=None, help="stop the denoiser stage after this long")
@@ -401,6 +433,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips-before", type=int, default=0, help="clips the --init model has seen (for the curve)")
     p.add_argument("--set", nargs="*", default=[], help="recipe overrides, e.g. steps=3000 batch=128")
     args = p.parse_args(argv)
+    if args.probe:
+        for row in direction_probe(args.probe):
+            print(json.dumps(row))
+        return 0
+    if args.out is None:
+        p.error("--out is required")
     if args.examples:
         example_strips(args.examples, args.out)
         return 0

@@ -7,7 +7,9 @@ import pytest
 from mediadiff.evaluation import video as analysers
 from mediadiff.worlds import shapes
 
-PROMPTS = ["a red circle moving right", "a big blue square growing", "a yellow triangle moving up quickly"]
+# Followed by the shipped weights at seed 0. Not "a yellow triangle moving up quickly": its direction of motion, like
+# every up/down and left/right sign, follows the seed more than the words (the model card's diagnosis).
+PROMPTS = ["a red circle moving right", "a big blue square growing", "a white square shrinking"]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import json
 
-from mediadiff.recipes.shapes_video import Recipe, _render_chunk, train
+from mediadiff.recipes.shapes_video import Recipe, _render_chunk, direction_probe, train
 
 
 def test_render_chunk_is_seeded_and_never_held_out():
@@ -25,3 +25,7 @@ def test_tiny_recipe_exports_a_loadable_pipeline(tmp_path):
     assert list((tmp_path / "snapshots").iterdir())
     out = VideoPipeline.from_pretrained(str(tmp_path / "model"), device="cpu")("a red circle moving right", seed=0)
     assert out.frames.shape == (1, 4, 32, 32, 3)
+
+    rows = direction_probe(str(tmp_path / "model"), seeds=2)  # words vs noise at the noisiest step
+    assert [r["seed"] for r in rows] == [0, 1] and all(len(r["read_as"]) == 3 for r in rows)
+    assert all(r["left_vs_right"] > 0 and r["red_vs_blue"] > 0 for r in rows)
