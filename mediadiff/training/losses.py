@@ -7,9 +7,12 @@ import torch.nn.functional as F
 
 
 def min_snr_weights(scheduler, timesteps: torch.Tensor, gamma: float, prediction_type: str) -> torch.Tensor:
-    """Per-sample loss weights min(SNR, gamma) / SNR for epsilon, / (SNR + 1) for v (Hang et al. 2023)."""
+    """Per-sample loss weights min(SNR, gamma) / SNR for epsilon, / (SNR + 1) for v (Hang et al. 2023); gamma <= 0
+    weighs every timestep alike (the plain loss, which keeps the high-noise steps where only the text decides)."""
     from diffusers.training_utils import compute_snr
 
+    if gamma <= 0:
+        return torch.ones(timesteps.shape)
     snr = compute_snr(scheduler, timesteps)  # (B,)
     clipped = torch.clamp(snr, max=gamma)
     return clipped / (snr + 1) if prediction_type == "v_prediction" else clipped / snr
