@@ -29,8 +29,9 @@ def build(directory: str | Path, scale: float = 1.0, dtype: str = "fp16", seed: 
 
     torch.manual_seed(seed)
     text_dim = _width(1024, scale, 64)
+    heads = 64 if scale >= 1 else 4  # UNet3D's attention_head_dim is a head count; 4 divides every scaled width
     unet = UNet3DConditionModel(block_out_channels=tuple(_width(c, scale) for c in (320, 640, 1280, 1280)),
-                                cross_attention_dim=text_dim, attention_head_dim=64 if scale >= 1 else 4)
+                                cross_attention_dim=text_dim, attention_head_dim=heads)
     vae = AutoencoderKL(block_out_channels=tuple(_width(c, scale) for c in (128, 256, 512, 512)),
                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
                         layers_per_block=2, latent_channels=4, sample_size=256)

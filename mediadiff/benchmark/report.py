@@ -35,7 +35,8 @@ def table(result: dict) -> str:
              f"{s['guidance']:g}, {result['repeat']} interleaved runs (median ±half the range)"
              + (f", step cache {result['cache_steps']} ({result.get('cache_branch', 'block')} branch)"
                 if result["cache_steps"] > 1 else "")
-             + (f", compiled ({result['compile']})" if result["compile"] else "") + (", jit (frozen UNet)" if result.get("jit") else "")]
+             + (f", compiled ({result['compile']})" if result["compile"] else "")
+             + (", jit (frozen UNet)" if result.get("jit") else "")]
     ours, theirs, ratio = result["mediadiff"], result.get("diffusers"), result.get("ratio", {})
     lines.append(f"{'stage':<16}{'mediadiff':>18}" + (f"{'diffusers':>18}{'ratio':>22}" if theirs else ""))
     for key in (*STAGES, "peak_mib", "output_bytes"):

@@ -7,7 +7,6 @@ import sys
 
 from tqdm.auto import tqdm
 
-from ..validation import COMPILE_SCOPES
 
 
 def add_model_options(p) -> None:
@@ -23,9 +22,10 @@ def add_speed_options(p) -> None:
     p.add_argument("--cache-steps", default=1, help="step caching (DeepCache-style): a full UNet forward every N "
                                                      "steps, deep features reused in between (1: off)")
     p.add_argument("--cache-branch", default="block", help="block (default) or layer: how much a cached step reuses")
-    p.add_argument("--compile", nargs="?", const="blocks", default=None, metavar="unet",
-                   help="torch.compile (GPU): `--compile` compiles the repeated UNet blocks (regional: quick, cached "
-                        "across runs); `--compile unet` the whole UNet (slower first call, faster steps)")
+    p.add_argument("--compile", dest="compile", action="store_const", const="blocks", default=None,
+                   help="torch.compile (GPU) of the repeated UNet blocks: regional, a short first call")
+    p.add_argument("--compile-unet", dest="compile", action="store_const", const="unet",
+                   help="torch.compile (GPU) of the whole UNet: a long first call (minutes), the fastest steps")
     p.add_argument("--jit", action="store_true", help="TorchScript-freeze the UNet (CPU): same output, faster steps "
                                                      "after a few seconds of tracing per new size; for repeated runs")
 
@@ -35,16 +35,18 @@ def speed_options(args) -> dict:
     from ..errors import ValidationError
     from ..validation import _int
 
-    if args.compile is not None and args.compile not in COMPILE_SCOPES:
-        raise ValidationError("compile", args.compile, f"must be one of {', '.join(COMPILE_SCOPES)} "
-                                                       "(`--compile` alone: blocks)")
     if args.cache_branch not in ("block", "layer"):
         raise ValidationError("cache_branch", args.cache_branch, "must be block or layer")
     options = {"cache_steps": _int("cache_steps", args.cache_steps, 1, 50), "cache_branch": args.cache_branch,
                "compile": args.compile, "jit": bool(args.jit)}
     if options["jit"] and (options["compile"] or options["cache_steps"] > 1):
-        other = "--compile" if options["compile"] else f"--cache-steps {options['cache_steps']}"
+        flags = {"blocks": "--compile", "unet": "--compile-unet"}
+        other = flags[options["compile"]] if options["compile"] else f"--cache-steps {options['cache_steps']}"
         raise ValidationError("jit", True, f"cannot be combined with {other}: pick one way to speed up the UNet")
+    if options["compile"] == "unet" and options["cache_steps"] > 1:
+        # the step cache swaps block forwards between steps, which a whole-UNet graph would recompile or bypass
+        raise ValidationError("compile_unet", True, f"cannot be combined with --cache-steps {options['cache_steps']}; "
+                                                    "use --compile (regional) with step caching")
     return options
 
 

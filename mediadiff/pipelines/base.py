@@ -118,8 +118,7 @@ class MediaPipeline:
         return self
 
     def compile(self, mode: str | None = None, scope: str = "blocks") -> "MediaPipeline":
-        """Opt-in torch.compile: scope "blocks" compiles each repeated UNet block (regional: a short first call,
-        cached across runs), "unet" the whole UNet as one graph (a longer first call, fewer graph breaks)."""
+        """Opt-in torch.compile of the repeated UNet blocks (scope "blocks") or of the whole UNet ("unet")."""
         if scope not in COMPILE_SCOPES:
             raise ValidationError("compile", scope, f"must be one of {', '.join(COMPILE_SCOPES)}")
         if scope == "unet":
@@ -127,8 +126,8 @@ class MediaPipeline:
             return self
         repeated = ("ResnetBlock2D", "Transformer2DModel", "TransformerTemporalModel", "TemporalConvLayer",
                     "AnimateDiffTransformer3D", "Downsample2D", "Upsample2D")
-        # One class meets a dozen (width, resolution) pairs in a UNet; past dynamo's default limit of 8 graphs per
-        # function it silently falls back to eager, so allow one static graph per pair.
+        # Dynamo keeps parameter shapes static, so one block class needs a graph per width it meets (a dozen in
+        # the full-size UNet3D); past its default limit of 8 it silently runs eager. A process-wide setting.
         config = torch._dynamo.config
         limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
         setattr(config, limit, max(getattr(config, limit), 64))

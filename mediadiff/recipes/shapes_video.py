@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoints.loading import MINILM_REFERENCE, reference_folder
+from ..training.losses import min_snr_weights
 from ..worlds import shapes
 
 
@@ -206,16 +207,6 @@ def encode_dataset(recipe: Recipe, vae, text, device, workers: int, log):
     return torch.cat(latents), torch.cat(embeddings)
 
 
-def min_snr_weight(scheduler, t: torch.Tensor, gamma: float) -> torch.Tensor:
-    """min(SNR, gamma) / (SNR + 1): min-SNR weighting for a v-prediction loss (Hang et al. 2023); gamma <= 0
-    weighs every timestep alike (the plain v loss, which keeps the high-noise steps that fix the layout)."""
-    if gamma <= 0:
-        return torch.ones(t.shape, device=t.device)
-    alphas = scheduler.alphas_cumprod.to(t.device)[t]
-    snr = alphas / (1 - alphas)
-    return snr.clamp(max=gamma) / (snr + 1)
-
-
 def make_optimizer(unet, recipe: Recipe):
     """AdamW with linear warm-up then cosine decay to 10%."""
     opt = torch.optim.AdamW(unet.parameters(), lr=recipe.lr, betas=(0.9, 0.99), weight_decay=0.01)
@@ -242,7 +233,7 @@ def denoiser_step(unet, scheduler, latents, cond, uncond, recipe: Recipe, gen) -
     with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
         pred = unet(noisy, t, encoder_hidden_states=per_frame).sample
     loss = F.mse_loss(pred.float(), target, reduction="none").mean(dim=(1, 2, 3, 4))  # (B,)
-    return (loss * min_snr_weight(scheduler, t, recipe.min_snr)).mean()
+    return (loss * min_snr_weights(scheduler, t, recipe.min_snr, "v_prediction")).mean()  # gamma <= 0: plain
 
 
 def evaluate(pipe, guidance: float, seeds: int = 1, every: int = 1) -> dict:
@@ -388,32 +379,30 @@ def example_strips(model: str, path: Path, prompts=EXAMPLE_PROMPTS, seed: int = 
 
 @torch.no_grad()
 def direction_probe(model: str, t: int = 999, seeds: int = 4) -> list[dict]:
-    """How much the words vs the noise move the UNet's clean-clip prediction at timestep `t`: per seed, the norm of
-    x0("... left") - x0("... right") and of x0("red ...") - x0("blue ...") relative to |x0|, and the
-    direction the analysers read in each decoded prediction."""
-    from ..codecs.frames import to_uint8
+    """Words vs noise at timestep `t` (CPU): per seed, |x0(left) - x0(right)| and |x0(red) - x0(blue)| over |x0|."""
+    from ..codecs.frames import decode_video, to_uint8
+    from ..core.denoisers import bind
     from ..evaluation.video import motion_class
     from ..pipelines import VideoPipeline
 
     pipe = VideoPipeline.from_pretrained(model, device="cpu")
+    kind = pipe.scheduler.config.prediction_type
+    if kind != "v_prediction":
+        raise ValueError(f"the probe reads v-prediction models; {model} predicts {kind}")
     prompts = ["a red circle moving left", "a red circle moving right", "a blue circle moving left"]
-    frames = int(pipe.limits.defaults["frames"])
-    side = int(pipe.limits.defaults["height"]) // pipe.limits.vae_factor
-    emb = pipe.text.encode(prompts).repeat_interleave(frames, 0)  # (3F, L, D): UNetMotionModel's convention
+    model_fn = bind(pipe.unet, pipe.text.encode(prompts))
+    d, factor = pipe.limits.defaults, pipe.limits.vae_factor
+    shape = (1, pipe.unet.config.in_channels, int(d["frames"]), int(d["height"]) // factor, int(d["width"]) // factor)
     alpha = pipe.scheduler.alphas_cumprod[t]
     rows = []
     for seed in range(seeds):
-        shape = (1, pipe.unet.config.in_channels, frames, side, side)
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).expand(3, -1, -1, -1, -1)
-        v = pipe.unet(noise, torch.full((3,), t), encoder_hidden_states=emb).sample  # (3, C, F, h, w)
-        x0 = alpha.sqrt() * noise - (1 - alpha).sqrt() * v  # v-prediction -> clean latents
-        z = x0.permute(0, 2, 1, 3, 4).flatten(0, 1) / pipe.vae.config.scaling_factor  # (3F, C, h, w)
-        clips = (pipe.vae.decode(z).sample.clamp(-1, 1) + 1) / 2  # (3F, 3, H, W)
-        clips = clips.unflatten(0, (3, frames)).permute(0, 1, 3, 4, 2).numpy()  # (3, F, H, W, 3)
+        v = model_fn(noise, torch.full((3,), t))  # (3, C, F, h, w)
+        x0 = alpha.sqrt() * noise - (1 - alpha).sqrt() * v  # v-prediction -> predicted clean latents
         norm = x0[0].norm().item()
         rows.append({"seed": seed, "left_vs_right": (x0[0] - x0[1]).norm().item() / norm,
                      "red_vs_blue": (x0[0] - x0[2]).norm().item() / norm,
-                     "read_as": [motion_class(to_uint8(c)) for c in clips]})
+                     "read_as": [motion_class(to_uint8(c)) for c in decode_video(pipe.vae, x0)]})
     return rows
 
 

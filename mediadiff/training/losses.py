@@ -7,12 +7,11 @@ import torch.nn.functional as F
 
 
 def min_snr_weights(scheduler, timesteps: torch.Tensor, gamma: float, prediction_type: str) -> torch.Tensor:
-    """Per-sample loss weights min(SNR, gamma) / SNR for epsilon, / (SNR + 1) for v (Hang et al. 2023); gamma <= 0
-    weighs every timestep alike (the plain loss, which keeps the high-noise steps where only the text decides)."""
+    """Per-sample weights min(SNR, gamma) / SNR (epsilon), / (SNR + 1) (v) (Hang et al. 2023); gamma <= 0: all 1."""
     from diffusers.training_utils import compute_snr
 
-    if gamma <= 0:
-        return torch.ones(timesteps.shape)
+    if gamma <= 0:  # the plain loss: keeps the high-noise steps, where only the text decides, at full weight
+        return torch.ones_like(timesteps, dtype=torch.float32)
     snr = compute_snr(scheduler, timesteps)  # (B,)
     clipped = torch.clamp(snr, max=gamma)
     return clipped / (snr + 1) if prediction_type == "v_prediction" else clipped / snr

@@ -50,7 +50,8 @@ def test_bench_with_jit_reports_it(tiny_models):
     (["video", "--cache-branch", "mid"], "invalid cache_branch='mid'"),
     (["video", "--jit", "--cache-steps", 2], "invalid jit=True: cannot be combined with --cache-steps 2"),
     (["video", "--jit", "--compile"], "invalid jit=True: cannot be combined with --compile"),
-    (["video", "--compile", "all"], "invalid compile='all': must be one of blocks, unet"),
+    (["video", "--jit", "--compile-unet"], "invalid jit=True: cannot be combined with --compile-unet"),
+    (["video", "--compile-unet", "--cache-steps", 2], "invalid compile_unet=True: cannot be combined with --cache-steps 2"),
 ])
 def test_bad_options_one_line(tiny_models, capsys, args, message):
     code = main(["bench", *map(str, args), "--model", str(tiny_models["mediadiff-video"])])
@@ -63,3 +64,12 @@ def test_against_diffusers_needs_a_diffusers_layout(tiny_models, capsys):
                  "--steps", "1", "--frames", "1", "--repeat", "1", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "no pipeline for" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("flags,scope", [([], None), (["--compile"], "blocks"), (["--compile-unet"], "unet")])
+def test_compile_flags_pick_a_scope_and_leave_the_prompt_alone(flags, scope):
+    from mediadiff.cli import build_parser
+    from mediadiff.cli.common import speed_options
+
+    args = build_parser().parse_args(["video", *flags, "a red circle", "-o", "x.mp4"])
+    assert args.prompt == "a red circle" and speed_options(args)["compile"] == scope

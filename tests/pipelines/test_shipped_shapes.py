@@ -7,8 +7,9 @@ import pytest
 from mediadiff.evaluation import video as analysers
 from mediadiff.worlds import shapes
 
-# Followed by the shipped weights at seed 0. Not "a yellow triangle moving up quickly": its direction of motion, like
-# every up/down and left/right sign, follows the seed more than the words (the model card's diagnosis).
+# Followed by the shipped weights at seed 0. Not "a yellow triangle moving up quickly": up/down and left/right signs
+# follow the seed more than the words (the model card's diagnosis); "moving right" also guards the model's lean to
+# the right, which a retrained model may lose without being worse.
 PROMPTS = ["a red circle moving right", "a big blue square growing", "a white square shrinking"]
 
 

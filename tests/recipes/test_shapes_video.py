@@ -28,4 +28,15 @@ def test_tiny_recipe_exports_a_loadable_pipeline(tmp_path):
 
     rows = direction_probe(str(tmp_path / "model"), seeds=2)  # words vs noise at the noisiest step
     assert [r["seed"] for r in rows] == [0, 1] and all(len(r["read_as"]) == 3 for r in rows)
-    assert all(r["left_vs_right"] > 0 and r["red_vs_blue"] > 0 for r in rows)
+    labels = {"left", "right", "up", "down", "growing", "shrinking", "still", "none"}
+    assert all(set(r["read_as"]) <= labels and 0 < r["left_vs_right"] < 10 for r in rows)
+
+
+def test_training_needs_an_out_folder(capsys):
+    import pytest
+
+    from mediadiff.recipes.shapes_video import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--tiny"])
+    assert stop.value.code == 2 and "--out is required" in capsys.readouterr().err
