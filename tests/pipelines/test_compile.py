@@ -19,15 +19,20 @@ def test_unknown_scope_is_one_clear_error(tiny_models):
         _pipe(tiny_models).compile(scope="everything")
 
 
-def test_blocks_scope_compiles_only_the_repeated_blocks(tiny_models, monkeypatch):
+def test_blocks_scope_compiles_only_the_repeated_blocks(tiny_models):
     config = torch._dynamo.config
     limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
-    monkeypatch.setattr(config, limit, 8)  # dynamo's default; restored after the test
-    pipe = _pipe(tiny_models).compile(scope="blocks")
+    saved = getattr(config, limit)
+    setattr(config, limit, 8)  # dynamo's default (not monkeypatch: its undo deletes config entries)
+    try:
+        pipe = _pipe(tiny_models).compile(scope="blocks")
+        raised = getattr(config, limit)
+    finally:
+        setattr(config, limit, saved)
     compiled = {type(m).__name__ for m in pipe.unet.modules() if getattr(m, "_compiled_call_impl", None)}
     assert "ResnetBlock2D" in compiled and "Transformer2DModel" in compiled
     assert pipe.unet._compiled_call_impl is None
-    assert getattr(config, limit) >= 64  # a graph per block width, not a silent fall back to eager
+    assert raised >= 64  # a graph per block width, not a silent fall back to eager
 
 
 def test_unet_scope_compiles_the_whole_unet(tiny_models):
