@@ -8,7 +8,6 @@ import sys
 from tqdm.auto import tqdm
 
 
-
 def add_model_options(p) -> None:
     p.add_argument("--model", help="pipeline folder, preset name (configs/presets.yaml) or hub id; "
                                     "default: the shipped model")

@@ -73,9 +73,16 @@ def _check_stage(cfg: dict, stage: str) -> None:
         raise ValidationError(f"{stage}.betas", betas, "must be two numbers in [0, 1), e.g. [0.9, 0.999]")
 
 
+def read_with_base(path: str | Path) -> dict:
+    """The YAML mapping in `path` merged over the config its `base:` names (a path relative to it), if any."""
+    raw = read_yaml(path)
+    base = raw.pop("base", None)
+    return _merge(read_with_base(Path(path).parent / base), raw) if base else raw
+
+
 def load_config(path: str | Path, modality: str | None = None) -> dict:
     """A complete, checked training config; `modality` must match the file's when both are given."""
-    raw = read_yaml(path)
+    raw = read_with_base(path)
     cfg = _merge(DEFAULTS, {k: v for k, v in raw.items() if k != "modality"})
     for stage in ("vae", "vocoder", "denoiser"):
         cfg[stage] = _merge(STAGE_DEFAULTS, cfg[stage])

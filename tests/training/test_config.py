@@ -1,0 +1,29 @@
+"""Training configs: a `base:` config under the file's own keys, and every shipped config loads."""
+
+from pathlib import Path
+
+import pytest
+
+from mediadiff.training.config import load_config
+
+CONFIGS = sorted(Path(__file__).parents[2].joinpath("configs", "train").glob("*.yaml"))
+
+
+def test_base_is_merged_under_the_files_own_keys(tmp_path):
+    (tmp_path / "a.yaml").write_text("modality: audio\ndata: {world: tones, clips: 40}\ndenoiser: {steps: 7, batch: 2}\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\ndenoiser: {steps: 9}\n")
+    cfg = load_config(tmp_path / "b.yaml", "audio")
+    assert cfg["denoiser"]["steps"] == 9 and cfg["denoiser"]["batch"] == 2 and cfg["data"]["clips"] == 40
+
+
+def test_a_missing_base_is_one_clear_error(tmp_path):
+    from mediadiff import ValidationError
+
+    (tmp_path / "b.yaml").write_text("base: nowhere.yaml\nmodality: audio\n")
+    with pytest.raises(ValidationError, match="nowhere.yaml': no such file"):
+        load_config(tmp_path / "b.yaml")
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_load(path):
+    assert load_config(path)["modality"] in ("audio", "video")
