@@ -56,6 +56,7 @@ class Recipe:
     p_uncond: float = 0.1
     min_snr: float = 5.0
     t_min: int = 0  # train on timesteps >= t_min only (a fine-tune of the high-noise steps that fix the layout)
+    pair_reversed: bool = False  # half of each batch is the other half played backwards, same noise, swapped caption
     text_max_length: int = 16
     eval_every: int = 500
     seed: int = 0
@@ -73,18 +74,21 @@ class Recipe:
 # --------------------------------------------------------------------------- data
 
 
-def _render_chunk(args: tuple[int, int, int, int]) -> tuple[np.ndarray, list[str]]:
-    """Render `count` training clips (held-out combinations excluded) from one seed: (N, F, S, S, 3) + captions."""
+def _render_chunk(args: tuple[int, int, int, int]) -> tuple[np.ndarray, list[str], list[str | None]]:
+    """Render `count` training clips (held-out combinations excluded) from one seed: (N, F, S, S, 3), captions,
+    and the captions of the clips played backwards (None where that would be a held-out combination)."""
     from ..training.data import render_shapes
 
     seed, count, frames, size = args
-    clips, captions, _ = render_shapes({"frames": frames, "size": size, "captions_per_clip": 1}, count,
-                                        np.random.default_rng(seed))
-    return np.stack(clips), [c[0] for c in captions]
+    rng = np.random.default_rng(seed)
+    clips, captions, specs = render_shapes({"frames": frames, "size": size, "captions_per_clip": 1}, count, rng)
+    backwards = [shapes.time_reversed(shapes.ShapeSpec(**spec)) for spec in specs]
+    reversed_captions = [None if shapes.is_held_out(b) else shapes.caption(b, rng) for b in backwards]
+    return np.stack(clips), [c[0] for c in captions], reversed_captions
 
 
 def render_clips(total: int, recipe: Recipe, seed: int, workers: int, chunk: int = 500):
-    """Yield (clips uint8 (N, F, S, S, 3), captions) chunks, rendered in parallel processes."""
+    """Yield (clips uint8 (N, F, S, S, 3), captions, reversed captions) chunks, rendered in parallel processes."""
     jobs = [(seed * 1_000_003 + i, min(chunk, total - i * chunk), recipe.frames, recipe.size)
             for i in range(math.ceil(total / chunk))]
     if workers <= 1:
@@ -158,7 +162,7 @@ def train_vae(recipe: Recipe, device, workers: int, log) -> torch.nn.Module:
     """Reconstruction (MSE) + a small KL on single frames drawn from rendered clips (Kingma & Welling 2014)."""
     vae = build_vae(recipe).to(device).train()
     clips = render_clips(recipe.vae_clips, recipe, recipe.seed + 1, workers)
-    frames = torch.cat([to_frames(c, device) for c, _ in clips])  # (N*F, 3, S, S) uint8
+    frames = torch.cat([to_frames(c, device) for c, _, _ in clips])  # (N*F, 3, S, S) uint8
     opt = torch.optim.AdamW(vae.parameters(), lr=recipe.vae_lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.vae_lr, total_steps=recipe.vae_steps, pct_start=0.05)
     gen = torch.Generator(device="cpu").manual_seed(recipe.seed)
@@ -191,20 +195,52 @@ def train_vae(recipe: Recipe, device, workers: int, log) -> torch.nn.Module:
 # --------------------------------------------------------------------------- stage 2: denoiser
 
 
+@dataclass
+class ClipSet:
+    """The encoded training set, kept on the device; `backwards` only when the recipe pairs clips with reversals."""
+
+    latents: torch.Tensor  # (N, C, F, h, w) bf16
+    embeddings: torch.Tensor  # (N, L, D) bf16
+    backwards: torch.Tensor | None = None  # (N, L, D) bf16: captions of the clips played backwards
+    reversible: torch.Tensor | None = None  # (N,) bool: False where the reversal is a held-out combination
+
+
 @torch.no_grad()
-def encode_dataset(recipe: Recipe, vae, text, device, workers: int, log):
-    """Render the clip set once; keep latents (N, C, F, h, w) and caption embeddings (N, L, D) on the device."""
-    latents, embeddings = [], []
+def encode_dataset(recipe: Recipe, vae, text, device, workers: int, log) -> ClipSet:
+    """Render the clip set once; keep latents and caption embeddings on the device."""
+    latents, embeddings, backwards, reversible = [], [], [], []
     start = time.time()
-    for clips, captions in render_clips(recipe.clips, recipe, recipe.seed + 2, workers):
+    for clips, captions, reversed_captions in render_clips(recipe.clips, recipe, recipe.seed + 2, workers):
         x = to_pixels(to_frames(clips, device))  # (n*F, 3, S, S)
         z = torch.cat([vae.encode(part).latent_dist.mode() for part in x.split(2048)])  # (n*F, C, h, w)
         z = z.unflatten(0, (len(clips), recipe.frames)).permute(0, 2, 1, 3, 4)  # (n, C, F, h, w)
         latents.append((z * vae.config.scaling_factor).to(torch.bfloat16))
         embeddings.append(text.encode(captions).to(torch.bfloat16))
+        if recipe.pair_reversed:
+            backwards.append(text.encode([c or "" for c in reversed_captions]).to(torch.bfloat16))
+            reversible.append(torch.tensor([c is not None for c in reversed_captions], device=device))
         text._cache.clear()
     log({"stage": "data", "clips": recipe.clips, "seconds": time.time() - start})
-    return torch.cat(latents), torch.cat(embeddings)
+    if not recipe.pair_reversed:
+        return ClipSet(torch.cat(latents), torch.cat(embeddings))
+    return ClipSet(torch.cat(latents), torch.cat(embeddings), torch.cat(backwards), torch.cat(reversible))
+
+
+def draw_batch(data: ClipSet, recipe: Recipe, gen) -> tuple[torch.Tensor, torch.Tensor]:
+    """A training batch of latents (B, C, F, h, w) and caption embeddings (B, L, D), in float32.
+
+    With `pair_reversed`, the second half is the first half played backwards (the VAE codes frames one by one,
+    so reversing latent frames reverses the clip) under the caption of the reversed motion.
+    """
+    device = data.latents.device
+    if not recipe.pair_reversed:
+        idx = torch.randint(len(data.latents), (recipe.batch,), generator=gen, device=device)
+        return data.latents[idx].float(), data.embeddings[idx].float()
+    pool = data.reversible.nonzero().squeeze(1)  # (M,)
+    idx = pool[torch.randint(len(pool), (recipe.batch // 2,), generator=gen, device=device)]
+    x = data.latents[idx].float()  # (B/2, C, F, h, w)
+    latents = torch.cat([x, x.flip(2)])  # (B, C, F, h, w)
+    return latents, torch.cat([data.embeddings[idx], data.backwards[idx]]).float()
 
 
 def make_optimizer(unet, recipe: Recipe):
@@ -221,13 +257,20 @@ def make_optimizer(unet, recipe: Recipe):
 
 
 def denoiser_step(unet, scheduler, latents, cond, uncond, recipe: Recipe, gen) -> torch.Tensor:
-    """One v-prediction training loss on a batch of clip latents (B, C, F, h, w)."""
+    """One v-prediction training loss on a batch of clip latents (B, C, F, h, w).
+
+    With `pair_reversed`, both halves of the batch share noise, timestep and caption dropout: from the same noisy
+    start only the words tell a clip from its reversal, so the model cannot read the direction into the noise.
+    """
     b, device = latents.shape[0], latents.device
-    noise = torch.randn(latents.shape, generator=gen, device=device)
-    t = torch.randint(recipe.t_min, scheduler.config.num_train_timesteps, (b,), generator=gen, device=device)
+    n = b // 2 if recipe.pair_reversed else b
+    noise = torch.randn((n, *latents.shape[1:]), generator=gen, device=device)
+    t = torch.randint(recipe.t_min, scheduler.config.num_train_timesteps, (n,), generator=gen, device=device)
+    drop = torch.rand(n, generator=gen, device=device) < recipe.p_uncond
+    if recipe.pair_reversed:
+        noise, t, drop = torch.cat([noise, noise]), torch.cat([t, t]), torch.cat([drop, drop])
     noisy = scheduler.add_noise(latents, noise, t)
     target = scheduler.get_velocity(latents, noise, t)
-    drop = torch.rand(b, generator=gen, device=device) < recipe.p_uncond
     cond = torch.where(drop[:, None, None], uncond.expand_as(cond), cond)  # caption dropout for CFG
     per_frame = cond.repeat_interleave(recipe.frames, dim=0)  # (B*F, L, D): UNetMotionModel's convention
     with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
@@ -276,6 +319,8 @@ def train(recipe: Recipe, out: Path, device: torch.device, workers: int, minutes
 
     from ..core.text import TextEncoder
 
+    if recipe.pair_reversed and recipe.batch % 2:
+        raise ValueError(f"invalid batch={recipe.batch}: pair_reversed needs an even batch (clip, reversal)")
     out.mkdir(parents=True, exist_ok=True)
     log_file = (out / "log.jsonl").open("a")
 
@@ -290,7 +335,7 @@ def train(recipe: Recipe, out: Path, device: torch.device, workers: int, minutes
     tokenizer, text_model = load_text(device)
     text = TextEncoder(tokenizer, text_model, recipe.text_max_length, cache_size=10**9)
     vae, unet = load_init(init, device) if init else (train_vae(recipe, device, workers, log), None)
-    latents, embeddings = encode_dataset(recipe, vae, text, device, workers, log)
+    data = encode_dataset(recipe, vae, text, device, workers, log)
     uncond = text.encode([""]).to(torch.bfloat16)  # (1, L, D)
     unet = (unet or build_unet(recipe, text_model.config.hidden_size)).to(device).train()
     log({"stage": "denoiser", "parameters": sum(p.numel() for p in unet.parameters())})
@@ -302,8 +347,8 @@ def train(recipe: Recipe, out: Path, device: torch.device, workers: int, minutes
     curve, start = [], time.time()
     deadline = start + 60 * minutes if minutes else None
     for step in range(recipe.steps):
-        idx = torch.randint(len(latents), (recipe.batch,), generator=gen, device=device)
-        loss = denoiser_step(unet, scheduler, latents[idx].float(), embeddings[idx].float(), uncond.float(), recipe, gen)
+        latents, cond = draw_batch(data, recipe, gen)
+        loss = denoiser_step(unet, scheduler, latents, cond, uncond.float(), recipe, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -97,6 +97,15 @@ def _check(value: str, allowed, name: str) -> None:
 def is_held_out(spec: ShapeSpec) -> bool:
     """True when the spec's (colour, shape, motion) is a held-out combination."""
     return spec.triple in HELD_OUT
+
+
+_REVERSED_MOTION = {"left": "right", "right": "left", "up": "down", "down": "up",
+                    "growing": "shrinking", "shrinking": "growing", "still": "still"}
+
+
+def time_reversed(spec: ShapeSpec) -> ShapeSpec:
+    """The spec of `spec`'s clip played backwards (its frames reversed are a clip of this spec)."""
+    return replace(spec, motion=_REVERSED_MOTION[spec.motion])
 
 
 # --------------------------------------------------------------------------- sampling

@@ -161,6 +161,19 @@ def test_still_object_does_not_move() -> None:
     assert (clip == clip[0]).all()
 
 
+@pytest.mark.parametrize("motion", MOTIONS)
+def test_time_reversed_spec_describes_the_clip_played_backwards(motion: str) -> None:
+    from mediadiff.evaluation.video import motion_class
+
+    spec = ShapeSpec("orange", "circle", motion, speed=None if motion == "still" else "quickly")
+    backwards = shapes.time_reversed(spec)
+    assert (backwards.colour, backwards.shape, backwards.speed) == (spec.colour, spec.shape, spec.speed)
+    assert (backwards.motion == motion) == (motion == "still")
+    clip = render(spec, rng=np.random.default_rng(3))
+    assert motion_class(clip) == motion
+    assert motion_class(clip[::-1].copy()) == backwards.motion
+
+
 def test_render_is_fast_enough_for_data_loading() -> None:
     import time
 
