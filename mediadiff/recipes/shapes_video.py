@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoints.loading import MINILM_REFERENCE, reference_folder
-from ..training.losses import min_snr_weights
+from ..training.losses import min_snr_weights, noise_and_timesteps
 from ..worlds import shapes
 
 
@@ -263,12 +263,11 @@ def denoiser_step(unet, scheduler, latents, cond, uncond, recipe: Recipe, gen) -
     start only the words tell a clip from its reversal, so the model cannot read the direction into the noise.
     """
     b, device = latents.shape[0], latents.device
-    n = b // 2 if recipe.pair_reversed else b
-    noise = torch.randn((n, *latents.shape[1:]), generator=gen, device=device)
-    t = torch.randint(recipe.t_min, scheduler.config.num_train_timesteps, (n,), generator=gen, device=device)
-    drop = torch.rand(n, generator=gen, device=device) < recipe.p_uncond
+    noise, t = noise_and_timesteps(latents, scheduler.config.num_train_timesteps, recipe.pair_reversed, gen,
+                                   recipe.t_min)  # (B, C, F, h, w), (B,)
+    drop = torch.rand(b // 2 if recipe.pair_reversed else b, generator=gen, device=device) < recipe.p_uncond
     if recipe.pair_reversed:
-        noise, t, drop = torch.cat([noise, noise]), torch.cat([t, t]), torch.cat([drop, drop])
+        drop = torch.cat([drop, drop])
     noisy = scheduler.add_noise(latents, noise, t)
     target = scheduler.get_velocity(latents, noise, t)
     cond = torch.where(drop[:, None, None], uncond.expand_as(cond), cond)  # caption dropout for CFG

@@ -28,6 +28,7 @@ DEFAULTS = {
                  "p_uncond": 0.1, "min_snr_gamma": 5.0, "prediction_type": "v_prediction",
                  "beta_schedule": "squaredcos_cap_v2", "num_train_timesteps": 1000, "sample_prompt": None,
                  "motion_heads": 2, "norm_num_groups": 8, "init": None,
+                 "pair_reversed": False,  # train each clip beside its time reversal (same noise, swapped caption)
                  "clips": None},  # video: a set of its own, streamed into latents (stream_latents)
     "defaults": {"steps": 20, "guidance": 4.0, "scheduler": "dpm++"},
 }
@@ -108,6 +109,15 @@ def load_config(path: str | Path, modality: str | None = None) -> dict:
         raise ValidationError("denoiser.clips", clips, "must be a positive integer (or left out)")
     if clips is not None and (cfg["modality"] != "video" or not data.get("world")):
         raise ValidationError("denoiser.clips", clips, "is for video trained on the shapes world")
+    paired = cfg["denoiser"]["pair_reversed"]
+    if not isinstance(paired, bool):
+        raise ValidationError("denoiser.pair_reversed", paired, "must be true or false")
+    if paired and not data.get("world"):
+        raise ValidationError("denoiser.pair_reversed", paired, "needs a procedural world (data.world), whose "
+                                                                "captions say what a clip played backwards is")
+    if paired and cfg["denoiser"]["batch"] % 2:
+        raise ValidationError("denoiser.batch", cfg["denoiser"]["batch"], "must be even with pair_reversed "
+                                                                          "(each clip and its reversal)")
     if cfg["vocoder"]["ship"] not in ("auto", "hifigan", "griffin-lim"):
         raise ValidationError("vocoder.ship", cfg["vocoder"]["ship"], "must be auto, hifigan or griffin-lim")
     cfg["name"] = Path(path).stem

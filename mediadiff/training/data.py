@@ -113,6 +113,21 @@ def build(cfg: dict) -> Prepared:
     return Prepared(torch.from_numpy(np.stack(arrays)), captions, None, specs, skipped)  # (N, F, H, W, 3)
 
 
+def reversed_captions(modality: str, captions: list[list[str]], seed: int) -> list[list[str]]:
+    """Per clip, a grammar caption of the clip played backwards, or [] where its world has no such clip or the
+    reversal is a held-out combination (never captioned in training)."""
+    from ..worlds import shapes, tones
+
+    world = tones if modality == "audio" else shapes
+    rng = np.random.default_rng(seed)
+    out = []
+    for options in captions:
+        backwards = world.time_reversed(world.parse_caption(options[0]))
+        keep = backwards is not None and not world.is_held_out(backwards)
+        out.append([world.caption(backwards, rng)] if keep else [])
+    return out
+
+
 def load_or_build(cfg: dict, run_dir: Path, log=print) -> Prepared:
     """The run's prepared set from `run_dir/data`, built (and cached there) on first use."""
     folder = run_dir / "data"

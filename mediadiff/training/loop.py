@@ -41,6 +41,7 @@ class Stage:
     settings: dict
     sample: SampleFn | None = None
     finish: Callable[[torch.nn.Module], None] | None = None  # e.g. record the VAE's latent scale before saving
+    samples_per_item: int = 1  # training samples in one dataset item (2: a clip and its time reversal)
 
 
 class RunExists(MediadiffError):
@@ -83,10 +84,11 @@ def _accelerator(settings: dict):
                        gradient_accumulation_steps=int(settings["grad_accumulation"]))
 
 
-def _loader(dataset, settings: dict, seed: int, step: int):
-    """A shuffling loader whose order depends on the step it starts from (a resumed run sees new batches)."""
+def _loader(dataset, settings: dict, seed: int, step: int, samples_per_item: int = 1):
+    """A shuffling loader whose order depends on the step it starts from (a resumed run sees new batches);
+    `batch` counts training samples, so items that hold several get a smaller loader batch."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + step)
-    batch = min(int(settings["batch"]), len(dataset))
+    batch = min(int(settings["batch"]) // samples_per_item, len(dataset))
     return torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, generator=g)
 
 
@@ -158,7 +160,8 @@ def _batches(stage: Stage, accelerator, seed: int, step: int):
     """Endless batches, one fresh shuffle per epoch."""
     epoch = 0
     while True:
-        loader = accelerator.prepare(_loader(stage.dataset, stage.settings, seed + epoch, step))
+        loader = accelerator.prepare(_loader(stage.dataset, stage.settings, seed + epoch, step,
+                                                   stage.samples_per_item))
         yield from loader
         epoch += 1
 
@@ -213,7 +216,7 @@ def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, s
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
-        n = _batch_size(batch) * accelerator.num_processes
+        n = _batch_size(batch) * stage.samples_per_item * accelerator.num_processes
         samples += n
         interval_samples += n
         if not accelerator.sync_gradients:

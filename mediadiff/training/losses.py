@@ -17,10 +17,23 @@ def min_snr_weights(scheduler, timesteps: torch.Tensor, gamma: float, prediction
     return clipped / (snr + 1) if prediction_type == "v_prediction" else clipped / snr
 
 
-def diffusion_loss(model_fn, scheduler, x0: torch.Tensor, gamma: float, prediction_type: str) -> torch.Tensor:
+def noise_and_timesteps(x0: torch.Tensor, num_train_timesteps: int, paired: bool = False, generator=None,
+                        t_min: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gaussian noise (B, C, ...) and uniform timesteps (B,) for a batch.
+
+    paired: the batch is B/2 clips followed by their time reversals, and both halves get the same noise and
+    timesteps, so from the same noisy start only the caption tells a clip from its reversal.
+    """
+    n = x0.shape[0] // 2 if paired else x0.shape[0]
+    noise = torch.randn((n, *x0.shape[1:]), generator=generator, device=x0.device, dtype=x0.dtype)
+    t = torch.randint(t_min, num_train_timesteps, (n,), generator=generator, device=x0.device)
+    return (torch.cat([noise, noise]), torch.cat([t, t])) if paired else (noise, t)
+
+
+def diffusion_loss(model_fn, scheduler, x0: torch.Tensor, gamma: float, prediction_type: str,
+                   paired: bool = False) -> torch.Tensor:
     """Noise x0 at random timesteps and regress the target (v: Salimans & Ho 2022), min-SNR weighted."""
-    noise = torch.randn_like(x0)  # (B, C, ...)
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (x0.shape[0],), device=x0.device)  # (B,)
+    noise, t = noise_and_timesteps(x0, scheduler.config.num_train_timesteps, paired)  # (B, C, ...), (B,)
     noisy = scheduler.add_noise(x0, noise, t)  # (B, C, ...)
     target = scheduler.get_velocity(x0, noise, t) if prediction_type == "v_prediction" else noise
     pred = model_fn(noisy, t)  # (B, C, ...)

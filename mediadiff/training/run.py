@@ -13,7 +13,7 @@ from ..errors import MediadiffError
 from ..validation import Limits
 from . import stages as st
 from ..checkpoints.loading import MINILM_REFERENCE
-from .data import Prepared, caption_bank, load_or_build, mel_config, minilm
+from .data import Prepared, caption_bank, load_or_build, mel_config, minilm, reversed_captions
 from .loop import final_dir, read_trainer_state, train
 
 STAGES_OF = {"audio": ("vae", "vocoder", "denoiser"), "video": ("vae", "denoiser")}
@@ -149,10 +149,19 @@ def run_stage(name: str, cfg: dict, run_dir: Path, data: Prepared, *, resume: bo
                 latents, captions = st.stream_latents(vae, cfg, run_dir / "data" / "latents")
             else:
                 latents, captions = st.encode_latents(vae, data, cfg["modality"]), data.captions
-            bank, rows = caption_bank(captions, int(cfg["text"]["max_length"]),
-                                      run_dir / "data" / "captions.safetensors")
+            reversal = None
+            if cfg["denoiser"]["pair_reversed"]:
+                backwards = reversed_captions(cfg["modality"], captions, int(cfg["seed"]))
+                bank, rows = caption_bank(captions + backwards, int(cfg["text"]["max_length"]),
+                                          run_dir / "data" / "captions.safetensors")
+                rows, reversed_rows = rows[:len(captions)], rows[len(captions):]
+                reversal = (st.reversed_latents(vae, data, cfg["modality"], latents), reversed_rows)
+            else:
+                bank, rows = caption_bank(captions, int(cfg["text"]["max_length"]),
+                                          run_dir / "data" / "captions.safetensors")
         text = minilm()
-        stage = st.denoiser_stage(cfg, data, latents, bank, rows, lambda unet: pipeline_from(cfg, run_dir, unet, text))
+        stage = st.denoiser_stage(cfg, data, latents, bank, rows, lambda unet: pipeline_from(cfg, run_dir, unet, text),
+                                  reversal)
         train(stage, run_dir, **common)
         if final_dir(run_dir, "denoiser").exists() and _state().is_main_process:
             log(f"pipeline: {assemble(cfg, run_dir, text)}")

@@ -262,6 +262,37 @@ def vocoder_stage(cfg: dict, data: Prepared) -> Stage:
     return Stage("vocoder", model, dataset, loss, v, sample)
 
 
+class PairedCaptioned(torch.utils.data.Dataset):
+    """(clip and its time reversal (2, C, ...), their caption rows (2,)) for clips that have a reversal; with
+    p_uncond both captions are dropped together, so the pair keeps one noisy start and differs only in the words."""
+
+    def __init__(self, latents: torch.Tensor, backwards: torch.Tensor, rows: list[list[int]],
+                 reversed_rows: list[list[int]], p_uncond: float):
+        self.latents, self.backwards, self.rows, self.reversed_rows = latents, backwards, rows, reversed_rows
+        self.index = [i for i, r in enumerate(reversed_rows) if r]
+        self.p_uncond = p_uncond
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        i = self.index[k]
+        pair = torch.stack([self.latents[i], self.backwards[i]])  # (2, C, ...)
+        if float(torch.rand(())) < self.p_uncond:
+            return pair, torch.zeros(2, dtype=torch.long)  # row 0: the empty prompt, for both
+        forward, backward = self.rows[i], self.reversed_rows[i]
+        pick = lambda options: options[int(torch.randint(0, len(options), ()))]  # noqa: E731
+        return pair, torch.tensor([pick(forward), pick(backward)])
+
+
+def reversed_latents(vae, data: Prepared, modality: str, latents: torch.Tensor) -> torch.Tensor:
+    """Latents of every clip played backwards: the frame VAE codes frames one by one, so video reverses its
+    latent frames exactly; the mel VAE's convolutions mix time steps, so audio encodes the reversed log-mels."""
+    if modality == "video":
+        return latents.flip(2)  # (N, C, F, h, w)
+    return encode_latents(vae, Prepared(data.media.flip(1), data.captions), modality)  # (N, C, t, m)
+
+
 # --------------------------------------------------------------------------- stage: denoiser
 
 
@@ -313,23 +344,30 @@ def stream_latents(vae, cfg: dict, folder: Path) -> tuple[torch.Tensor, list[lis
 
 
 def denoiser_stage(cfg: dict, data: Prepared, latents: torch.Tensor, bank: torch.Tensor, rows: list[list[int]],
-                   make_pipeline) -> Stage:
-    """Train the text-conditioned denoiser on fixed latents with v-prediction and min-SNR weighting."""
+                   make_pipeline, reversal: tuple[torch.Tensor, list[list[int]]] | None = None) -> Stage:
+    """Train the text-conditioned denoiser on fixed latents with v-prediction and min-SNR weighting;
+    `reversal` (latents and caption rows of the clips played backwards) trains each clip beside its reversal."""
     from ..core.denoisers import bind
 
     d = cfg["denoiser"]
     unet = init_unet(d["init"]) if d.get("init") else build_unet(cfg, latents.shape[1], list(latents.shape[-2:]))
     scheduler = train_scheduler(cfg)
-    dataset = Captioned(latents, rows, float(d["p_uncond"]))
+    paired = reversal is not None
+    if paired:
+        dataset = PairedCaptioned(latents, reversal[0], rows, reversal[1], float(d["p_uncond"]))
+    else:
+        dataset = Captioned(latents, rows, float(d["p_uncond"]))
     gamma, kind = float(d["min_snr_gamma"]), d["prediction_type"]
     device_bank = {}
 
     def loss(model, batch):
-        x0, row = batch  # (B, C, ...), (B,)
+        x0, row = batch  # (B, C, ...), (B,); paired: (B/2, 2, C, ...), (B/2, 2)
+        if paired:  # clips first, then their reversals in the same order
+            x0, row = torch.cat([x0[:, 0], x0[:, 1]]), torch.cat([row[:, 0], row[:, 1]])
         if x0.device not in device_bank:
             device_bank[x0.device] = bank.to(x0.device)
         emb = device_bank[x0.device][row].float()  # (B, L, D)
-        return losses.diffusion_loss(bind(model, emb), scheduler, x0, gamma, kind)
+        return losses.diffusion_loss(bind(model, emb), scheduler, x0, gamma, kind, paired)
 
     def sample(model, step: int, folder: Path) -> None:
         prompt = d.get("sample_prompt") or data.captions[0][0]
@@ -344,4 +382,4 @@ def denoiser_stage(cfg: dict, data: Prepared, latents: torch.Tensor, bank: torch
             out.save(folder / f"step-{step:06d}.mp4")
             write_png(folder / f"step-{step:06d}.png", frame_strip(out.frames[0]))
 
-    return Stage("denoiser", unet, dataset, loss, d, sample)
+    return Stage("denoiser", unet, dataset, loss, d, sample, samples_per_item=2 if paired else 1)

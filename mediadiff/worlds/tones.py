@@ -21,7 +21,7 @@ import random
 import re
 import string
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -103,6 +103,16 @@ def _check(value, allowed, name: str) -> None:
 def is_held_out(spec: ToneSpec) -> bool:
     """True when the spec's (pitch, timbre, pattern) is a held-out combination."""
     return spec.triple in HELD_OUT
+
+
+_REVERSED_PATTERN = {"rising": "falling", "falling": "rising", "steady": "steady", "beeps": "beeps",
+                     "noise": "noise", "drum": None}  # a drum hit played backwards swells: not in the world
+
+
+def time_reversed(spec: ToneSpec) -> ToneSpec | None:
+    """The spec of `spec`'s sound played backwards, or None when the world has no such sound."""
+    pattern = _REVERSED_PATTERN[spec.pattern]
+    return None if pattern is None else replace(spec, pattern=pattern)
 
 
 def all_specs(include_held_out: bool = True) -> list[ToneSpec]:

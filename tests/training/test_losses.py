@@ -35,3 +35,14 @@ def test_plain_loss_is_the_unweighted_mean_square_error():
 def _snr(t: int) -> float:
     a = _scheduler().alphas_cumprod[t]
     return float(a / (1 - a))
+
+
+def test_paired_batches_share_noise_and_timesteps_between_halves():
+    from mediadiff.training.losses import noise_and_timesteps
+
+    x0 = torch.randn(6, 4, 3, 5)
+    noise, t = noise_and_timesteps(x0, 1000, paired=True, generator=torch.Generator().manual_seed(0))
+    assert noise.shape == x0.shape and t.shape == (6,)
+    assert torch.equal(noise[:3], noise[3:]) and torch.equal(t[:3], t[3:])
+    noise, t = noise_and_timesteps(x0, 1000, generator=torch.Generator().manual_seed(0), t_min=900)
+    assert not torch.equal(noise[:3], noise[3:]) and bool((t >= 900).all())

@@ -262,3 +262,26 @@ def test_paraphrases_are_outside_the_grammar():
     specs = [s for _, s in prompts]
     assert set(T.PATTERNS) <= {s.pattern for s in specs}
     assert any(s.pitch for s in specs) and any(s.beeps for s in specs)
+
+
+# --------------------------------------------------------------------------- time reversal
+
+
+@pytest.mark.parametrize("pattern,backwards", [("rising", "falling"), ("falling", "rising"), ("steady", "steady"),
+                                               ("beeps", "beeps"), ("noise", "noise"), ("drum", None)])
+def test_time_reversed_spec_describes_the_sound_played_backwards(pattern, backwards):
+    from mediadiff.evaluation.audio import analyse
+
+    pitched = pattern in T.PITCHED_PATTERNS
+    spec = ToneSpec(pattern, "medium" if pitched else None, "bright" if pitched else None,
+                    3 if pattern == "beeps" else None)
+    reversed_spec = T.time_reversed(spec)
+    if backwards is None:  # a drum hit played backwards swells: the world has no such sound
+        assert reversed_spec is None
+        return
+    assert reversed_spec == ToneSpec(backwards, spec.pitch, spec.timbre, spec.beeps)
+    wave = T.render(spec, seconds=3.0, rng=np.random.default_rng(4))
+    got = analyse(wave[::-1].copy(), SR)
+    assert got["pattern"] == backwards
+    if pattern == "beeps":
+        assert got["beeps"] == 3
