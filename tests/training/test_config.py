@@ -27,3 +27,11 @@ def test_a_missing_base_is_one_clear_error(tmp_path):
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_configs_load(path):
     assert load_config(path)["modality"] in ("audio", "video")
+
+
+def test_pair_reversed_needs_a_world(tmp_path):
+    from mediadiff import ValidationError
+
+    (tmp_path / "c.yaml").write_text("modality: audio\ndata: {folder: my_sounds}\ndenoiser: {pair_reversed: true}\n")
+    with pytest.raises(ValidationError, match=r"invalid denoiser.pair_reversed=True: needs a procedural world"):
+        load_config(tmp_path / "c.yaml")
