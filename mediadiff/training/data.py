@@ -6,12 +6,14 @@ audio keeps log-mels (N, T, M) and a few waveforms for the vocoder; video keeps 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ..checkpoints.loading import MINILM_REFERENCE, reference_folder
@@ -167,9 +169,12 @@ def caption_bank(captions: list[list[str]], max_length: int, cache: Path | None 
     from ..core.text import TextEncoder
 
     unique = [""] + sorted({c for cs in captions for c in cs} - {""})
+    digest = hashlib.sha256("\n".join(unique).encode()).hexdigest()  # the cache holds exactly these captions
     if cache is not None and cache.exists():
         stored = load_file(str(cache))
-        if stored["bank"].shape[0] == len(unique):
+        with safe_open(str(cache), "pt") as f:
+            cached_digest = (f.metadata() or {}).get("captions_sha256")
+        if stored["bank"].shape[0] == len(unique) and cached_digest == digest:
             row = {c: i for i, c in enumerate(unique)}
             return stored["bank"], [[row[c] for c in cs] for cs in captions]
     model, tokenizer = minilm()
@@ -178,6 +183,6 @@ def caption_bank(captions: list[list[str]], max_length: int, cache: Path | None 
                       for i in range(0, len(unique), 256)])
     if cache is not None:
         with atomic_output(cache) as tmp:
-            save_file({"bank": bank.contiguous()}, str(tmp))
+            save_file({"bank": bank.contiguous()}, str(tmp), metadata={"captions_sha256": digest})
     row = {c: i for i, c in enumerate(unique)}
     return bank, [[row[c] for c in cs] for cs in captions]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from mediadiff.training.data import reversed_captions
 from mediadiff.worlds import shapes, tones
@@ -25,3 +26,14 @@ def test_reversed_captions_name_the_reversal_and_never_a_held_out_one(modality, 
             continue
         assert len(options) == 1 and world.parse_caption(options[0]).triple == expected.triple
     assert missing < len(specs) // 3  # only drum hits (tones) and reversals into held-out combinations
+
+
+def test_caption_bank_cache_is_used_only_for_the_same_captions(tmp_path):
+    from mediadiff.training.data import caption_bank
+
+    cache = tmp_path / "captions.safetensors"
+    first, rows = caption_bank([["two low beeps"], ["a loud drum hit"]], 8, cache)
+    again, same_rows = caption_bank([["two low beeps"], ["a loud drum hit"]], 8, cache)
+    assert torch.equal(first, again) and rows == same_rows
+    other, _ = caption_bank([["a rising sweep"], ["a burst of noise"]], 8, cache)  # same row count, other words
+    assert other.shape == first.shape and not torch.equal(other, first)

@@ -96,11 +96,27 @@ def test_paired_denoiser_trains_each_clip_beside_its_reversal(tiny_audio, tmp_pa
     pair, pair_rows = stage.dataset[0]
     i = stage.dataset.index[0]
     assert pair.shape == (2, *latents.shape[1:])
+    assert torch.equal(pair[1], reversal[0][i] / latents.std()) and torch.equal(pair[0], latents[i] / latents.std())
     assert pair_rows[1] in rows[len(data.captions) + i] and pair_rows[0] in rows[i]
+
+    seen = {}
+    hook = stage.model.register_forward_pre_hook(lambda m, args: seen.update(noisy=args[0], t=args[1]))
+    batch = next(iter(torch.utils.data.DataLoader(stage.dataset, batch_size=3)))  # (3, 2, C, t, m), (3, 2)
+    stage.loss(stage.model, batch)
+    hook.remove()
+    t, (first, second) = seen["t"], seen["noisy"].chunk(2)  # clips, then their reversals in the same order
+    assert torch.equal(t[:3], t[3:])
+    scale = stage_scheduler_alpha(cfg, t[:3])
+    torch.testing.assert_close(second - first, scale * (batch[0][:, 1] - batch[0][:, 0]), atol=1e-5, rtol=1e-4)
     before, after = _train_lowers_loss(stage, tmp_path, steps=30)
     assert after < before, (before, after)
     log = (tmp_path / "denoiser" / "log.jsonl").read_text().splitlines()
     assert '"samples": 240' in log[-1]  # 30 steps x batch 8: pairs count as two samples each
+
+
+def stage_scheduler_alpha(cfg, t):
+    """sqrt(alpha_bar_t) of the training schedule, shaped to broadcast over (B, C, ...)."""
+    return st.train_scheduler(cfg).alphas_cumprod[t].sqrt()[:, None, None, None]
 
 
 def test_paired_run_trains_video_end_to_end(tmp_path):
@@ -111,6 +127,13 @@ def test_paired_run_trains_video_end_to_end(tmp_path):
     cfg = load_config(write_tiny_config(tmp_path / "v.yaml", "video", denoiser={"pair_reversed": True}), "video")
     summary = run(cfg, tmp_path / "run", progress=False, log=lambda line: None)
     assert summary["pipeline"] and [s["step"] for s in summary["stages"]] == [4, 4]
+    from safetensors.torch import load_file
+
+    from mediadiff.training.data import load_or_build
+
+    forward = {c for cs in load_or_build(cfg, tmp_path / "run").captions for c in cs}
+    bank = load_file(str(tmp_path / "run" / "data" / "captions.safetensors"))["bank"]
+    assert bank.shape[0] > len(forward) + 1  # the empty prompt, the clips' captions and their reversals'
 
 
 def test_video_stages_build_and_step(tmp_path):
