@@ -77,14 +77,13 @@ class Recipe:
 def _render_chunk(args: tuple[int, int, int, int]) -> tuple[np.ndarray, list[str], list[str | None]]:
     """Render `count` training clips (held-out combinations excluded) from one seed: (N, F, S, S, 3), captions,
     and the captions of the clips played backwards (None where that would be a held-out combination)."""
-    from ..training.data import render_shapes
+    from ..training.data import render_shapes, reversed_captions
 
     seed, count, frames, size = args
-    rng = np.random.default_rng(seed)
-    clips, captions, specs = render_shapes({"frames": frames, "size": size, "captions_per_clip": 1}, count, rng)
-    backwards = [shapes.time_reversed(shapes.ShapeSpec(**spec)) for spec in specs]
-    reversed_captions = [None if shapes.is_held_out(b) else shapes.caption(b, rng) for b in backwards]
-    return np.stack(clips), [c[0] for c in captions], reversed_captions
+    clips, captions, _ = render_shapes({"frames": frames, "size": size, "captions_per_clip": 1}, count,
+                                       np.random.default_rng(seed))
+    backwards = reversed_captions("video", captions, seed)
+    return np.stack(clips), [c[0] for c in captions], [b[0] if b else None for b in backwards]
 
 
 def render_clips(total: int, recipe: Recipe, seed: int, workers: int, chunk: int = 500):
