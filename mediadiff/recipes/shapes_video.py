@@ -19,6 +19,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -203,6 +204,11 @@ class ClipSet:
     backwards: torch.Tensor | None = None  # (N, L, D) bf16: captions of the clips played backwards
     reversible: torch.Tensor | None = None  # (N,) bool: False where the reversal is a held-out combination
 
+    @cached_property
+    def pairable(self) -> torch.Tensor:
+        """Indices (M,) of the clips that can train beside their reversal (found once: nonzero() syncs a GPU)."""
+        return self.reversible.nonzero().squeeze(1)
+
 
 @torch.no_grad()
 def encode_dataset(recipe: Recipe, vae, text, device, workers: int, log) -> ClipSet:
@@ -235,7 +241,7 @@ def draw_batch(data: ClipSet, recipe: Recipe, gen) -> tuple[torch.Tensor, torch.
     if not recipe.pair_reversed:
         idx = torch.randint(len(data.latents), (recipe.batch,), generator=gen, device=device)
         return data.latents[idx].float(), data.embeddings[idx].float()
-    pool = data.reversible.nonzero().squeeze(1)  # (M,)
+    pool = data.pairable  # (M,)
     idx = pool[torch.randint(len(pool), (recipe.batch // 2,), generator=gen, device=device)]
     x = data.latents[idx].float()  # (B/2, C, F, h, w)
     latents = torch.cat([x, x.flip(2)])  # (B, C, F, h, w)

@@ -171,12 +171,10 @@ def caption_bank(captions: list[list[str]], max_length: int, cache: Path | None 
     unique = [""] + sorted({c for cs in captions for c in cs} - {""})
     digest = hashlib.sha256("\n".join(unique).encode()).hexdigest()  # the cache holds exactly these captions
     if cache is not None and cache.exists():
-        stored = load_file(str(cache))
         with safe_open(str(cache), "pt") as f:
-            cached_digest = (f.metadata() or {}).get("captions_sha256")
-        if stored["bank"].shape[0] == len(unique) and cached_digest == digest:
-            row = {c: i for i, c in enumerate(unique)}
-            return stored["bank"], [[row[c] for c in cs] for cs in captions]
+            if (f.metadata() or {}).get("captions_sha256") == digest:
+                row = {c: i for i, c in enumerate(unique)}
+                return f.get_tensor("bank"), [[row[c] for c in cs] for cs in captions]
     model, tokenizer = minilm()
     encoder = TextEncoder(tokenizer, model, max_length)
     bank = torch.cat([encoder._encode_uncached(unique[i:i + 256]).half()  # (b, L, D)

@@ -160,8 +160,8 @@ def _batches(stage: Stage, accelerator, seed: int, step: int):
     """Endless batches, one fresh shuffle per epoch."""
     epoch = 0
     while True:
-        loader = accelerator.prepare(_loader(stage.dataset, stage.settings, seed + epoch, step,
-                                                   stage.samples_per_item))
+        loader = _loader(stage.dataset, stage.settings, seed + epoch, step, stage.samples_per_item)
+        loader = accelerator.prepare(loader)
         yield from loader
         epoch += 1
 

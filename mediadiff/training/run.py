@@ -149,16 +149,12 @@ def run_stage(name: str, cfg: dict, run_dir: Path, data: Prepared, *, resume: bo
                 latents, captions = st.stream_latents(vae, cfg, run_dir / "data" / "latents")
             else:
                 latents, captions = st.encode_latents(vae, data, cfg["modality"]), data.captions
-            reversal = None
-            if cfg["denoiser"]["pair_reversed"]:
-                backwards = reversed_captions(cfg["modality"], captions, int(cfg["seed"]))
-                bank, rows = caption_bank(captions + backwards, int(cfg["text"]["max_length"]),
-                                          run_dir / "data" / "captions.safetensors")
-                rows, reversed_rows = rows[:len(captions)], rows[len(captions):]
-                reversal = (st.reversed_latents(vae, data, cfg["modality"], latents), reversed_rows)
-            else:
-                bank, rows = caption_bank(captions, int(cfg["text"]["max_length"]),
-                                          run_dir / "data" / "captions.safetensors")
+            paired = cfg["denoiser"]["pair_reversed"]
+            backwards = reversed_captions(cfg["modality"], captions, int(cfg["seed"])) if paired else []
+            bank, rows = caption_bank(captions + backwards, int(cfg["text"]["max_length"]),
+                                      run_dir / "data" / "captions.safetensors")
+            rows, reversed_rows = rows[:len(captions)], rows[len(captions):]
+            reversal = (st.reversed_latents(vae, data, cfg["modality"], latents), reversed_rows) if paired else None
         text = minilm()
         stage = st.denoiser_stage(cfg, data, latents, bank, rows, lambda unet: pipeline_from(cfg, run_dir, unet, text),
                                   reversal)

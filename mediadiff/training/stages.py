@@ -74,8 +74,12 @@ class Captioned(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         if float(torch.rand(())) < self.p_uncond:
             return self.latents[i], 0  # row 0 is the empty prompt (classifier-free guidance)
-        options = self.rows[i]
-        return self.latents[i], options[int(torch.randint(0, len(options), ()))]
+        return self.latents[i], _pick(self.rows[i])
+
+
+def _pick(options: list[int]) -> int:
+    """One caption row of a clip, uniformly (torch's RNG, so each loader worker draws its own)."""
+    return options[int(torch.randint(0, len(options), ()))]
 
 
 # --------------------------------------------------------------------------- models
@@ -280,9 +284,7 @@ class PairedCaptioned(torch.utils.data.Dataset):
         pair = torch.stack([self.latents[i], self.backwards[i]])  # (2, C, ...)
         if float(torch.rand(())) < self.p_uncond:
             return pair, torch.zeros(2, dtype=torch.long)  # row 0: the empty prompt, for both
-        forward, backward = self.rows[i], self.reversed_rows[i]
-        pick = lambda options: options[int(torch.randint(0, len(options), ()))]  # noqa: E731
-        return pair, torch.tensor([pick(forward), pick(backward)])
+        return pair, torch.tensor([_pick(self.rows[i]), _pick(self.reversed_rows[i])])
 
 
 def reversed_latents(vae, data: Prepared, modality: str, latents: torch.Tensor) -> torch.Tensor:
