@@ -170,17 +170,18 @@ def caption_bank(captions: list[list[str]], max_length: int, cache: Path | None 
 
     unique = [""] + sorted({c for cs in captions for c in cs} - {""})
     digest = hashlib.sha256("\n".join(unique).encode()).hexdigest()  # the cache holds exactly these captions
+    bank = None
     if cache is not None and cache.exists():
         with safe_open(str(cache), "pt") as f:
             if (f.metadata() or {}).get("captions_sha256") == digest:
-                row = {c: i for i, c in enumerate(unique)}
-                return f.get_tensor("bank"), [[row[c] for c in cs] for cs in captions]
-    model, tokenizer = minilm()
-    encoder = TextEncoder(tokenizer, model, max_length)
-    bank = torch.cat([encoder._encode_uncached(unique[i:i + 256]).half()  # (b, L, D)
-                      for i in range(0, len(unique), 256)])
-    if cache is not None:
-        with atomic_output(cache) as tmp:
-            save_file({"bank": bank.contiguous()}, str(tmp), metadata={"captions_sha256": digest})
+                bank = f.get_tensor("bank")  # (U, L, D)
+    if bank is None:
+        model, tokenizer = minilm()
+        encoder = TextEncoder(tokenizer, model, max_length)
+        bank = torch.cat([encoder._encode_uncached(unique[i:i + 256]).half()  # (b, L, D)
+                          for i in range(0, len(unique), 256)])
+        if cache is not None:
+            with atomic_output(cache) as tmp:
+                save_file({"bank": bank.contiguous()}, str(tmp), metadata={"captions_sha256": digest})
     row = {c: i for i, c in enumerate(unique)}
     return bank, [[row[c] for c in cs] for cs in captions]
