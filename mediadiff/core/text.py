@@ -11,13 +11,24 @@ import torch.nn.functional as F
 POOLED_ENCODERS = {"ClapTextModelWithProjection"}
 
 
+def with_sentence_token(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Append the masked mean of the token states as one more token: the sentence embedding MiniLM was trained
+    to give (mean pooling, Reimers & Gurevych 2019, arXiv:1908.10084), which places unseen phrasings near seen ones."""
+    weights = mask.to(hidden.dtype).unsqueeze(-1)  # (B, L, 1)
+    mean = (hidden * weights).sum(1, keepdim=True) / weights.sum(1, keepdim=True).clamp(min=1)  # (B, 1, D)
+    return torch.cat([hidden, mean], dim=1)  # (B, L + 1, D)
+
+
 class TextEncoder:
     """Prompts -> embeddings for one tokenizer/encoder pair; caches by prompt for long-running processes."""
 
-    def __init__(self, tokenizer, model, max_length: int | None = None, cache_size: int = 256):
+    def __init__(self, tokenizer, model, max_length: int | None = None, cache_size: int = 256,
+                 sentence_token: bool = False):
         self.tokenizer, self.model = tokenizer, model
         self.max_length = int(max_length or tokenizer.model_max_length)
         self.pooled = type(model).__name__ in POOLED_ENCODERS
+        # the checkpoint says so (defaults.text_sentence_token): its denoiser was trained with the extra token
+        self.sentence_token = bool(sentence_token) and not self.pooled
         self._cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
         self.cache_size = cache_size
 
@@ -29,7 +40,8 @@ class TextEncoder:
 
     @torch.no_grad()
     def _encode_uncached(self, prompts: list[str]) -> torch.Tensor:
-        """Tokenize to the fixed length and run the encoder: (B, L, D) tokens or (B, D) pooled."""
+        """Tokenize to the fixed length and run the encoder: (B, L, D) tokens, (B, L + 1, D) with the
+        sentence token, or (B, D) pooled."""
         tokens = self.tokenizer(
             prompts, padding="max_length", max_length=self.max_length, truncation=True, return_tensors="pt"
         )
@@ -38,6 +50,8 @@ class TextEncoder:
         out = self.model(tokens.input_ids.to(device), attention_mask=mask)
         if self.pooled:
             return F.normalize(out.text_embeds, dim=-1)  # (B, D)
+        if self.sentence_token:
+            return with_sentence_token(out[0], tokens.attention_mask.to(device))  # (B, L + 1, D)
         return out[0]  # (B, L, D)
 
     def encode(self, prompts: list[str]) -> torch.Tensor:

@@ -148,7 +148,9 @@ class MediaPipeline:
     def text(self) -> TextEncoder:
         """The prompt encoder, built once per pipeline so its cache lives as long as the pipeline."""
         if self._text is None:
-            self._text = TextEncoder(self.tokenizer, self.text_encoder, self.limits.defaults.get("text_max_length"))
+            defaults = self.limits.defaults
+            self._text = TextEncoder(self.tokenizer, self.text_encoder, defaults.get("text_max_length"),
+                                     sentence_token=bool(defaults.get("text_sentence_token", False)))
         return self._text
 
     @property

@@ -18,9 +18,12 @@ STAGE_DEFAULTS = {
 DEFAULTS = {
     "seed": 0,
     "data": {"world": None, "folder": None, "clips": 1000, "seconds": 4.0, "captions_per_clip": 3,
-             "frames": 16, "size": 64, "fps": 8},
+             "frames": 16, "size": 64, "fps": 8,
+             "pattern_weights": None},  # tones: {pattern: factor} on the world's pattern mix, e.g. {beeps: 2}
     "mel": {},
-    "text": {"max_length": 24},
+    # sentence_token: MiniLM's mean-pooled sentence embedding as one more conditioning token; p_sentence_only:
+    # share of captioned samples whose word tokens are swapped for the empty prompt's, leaving only that token
+    "text": {"max_length": 24, "sentence_token": False, "p_sentence_only": 0.0},
     "vae": {"block_out_channels": [32, 64, 64], "latent_channels": 4, "layers_per_block": 1, "crop_frames": 128,
             "kl_weight": 1e-6, "norm_num_groups": 8, "loss": "l1", "mid_attention": False},
     "vocoder": {"upsample_initial_channel": 64, "segment_frames": 32, "clips": 500, "ship": "auto"},
@@ -74,6 +77,33 @@ def _check_stage(cfg: dict, stage: str) -> None:
         raise ValidationError(f"{stage}.betas", betas, "must be two numbers in [0, 1), e.g. [0.9, 0.999]")
 
 
+def _check_text(text: dict) -> None:
+    """The conditioning options of the `text:` section."""
+    if not isinstance(text["sentence_token"], bool):
+        raise ValidationError("text.sentence_token", text["sentence_token"], "must be true or false")
+    p = text["p_sentence_only"]
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise ValidationError("text.p_sentence_only", p, "must be a number in [0, 1)")
+    if p and not text["sentence_token"]:
+        raise ValidationError("text.p_sentence_only", p, "needs text.sentence_token: true")
+
+
+def _check_pattern_weights(cfg: dict) -> None:
+    """data.pattern_weights: positive factors keyed by tones patterns."""
+    from ..worlds.tones import PATTERNS
+
+    weights = cfg["data"]["pattern_weights"]
+    if weights is None:
+        return
+    if cfg["data"].get("world") != "tones" or not isinstance(weights, dict):
+        raise ValidationError("data.pattern_weights", weights, "is a mapping {pattern: factor} for the tones world")
+    for key, value in weights.items():
+        if key not in PATTERNS:
+            raise ValidationError("data.pattern_weights", key, f"must name a pattern: {', '.join(PATTERNS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValidationError(f"data.pattern_weights.{key}", value, "must be a positive number")
+
+
 def read_with_base(path: str | Path) -> dict:
     """The YAML mapping in `path` merged over the config its `base:` names (a path relative to it), if any."""
     raw = read_yaml(path)
@@ -118,6 +148,8 @@ def load_config(path: str | Path, modality: str | None = None) -> dict:
     if paired and cfg["denoiser"]["batch"] % 2:
         raise ValidationError("denoiser.batch", cfg["denoiser"]["batch"], "must be even with pair_reversed "
                                                                           "(each clip and its reversal)")
+    _check_text(cfg["text"])
+    _check_pattern_weights(cfg)
     if cfg["vocoder"]["ship"] not in ("auto", "hifigan", "griffin-lim"):
         raise ValidationError("vocoder.ship", cfg["vocoder"]["ship"], "must be auto, hifigan or griffin-lim")
     cfg["name"] = Path(path).stem

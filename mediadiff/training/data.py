@@ -46,7 +46,7 @@ def _tones(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
     sr = mel_config(cfg).sample_rate
     waves, captions, specs = [], [], []
     for _ in range(int(d["clips"])):
-        spec = tones.sample_spec(rng, include_held_out=False)
+        spec = tones.sample_spec(rng, include_held_out=False, pattern_weights=d["pattern_weights"])
         waves.append(tones.render(spec, seconds=float(d["seconds"]), sample_rate=sr, rng=rng))
         captions.append([tones.caption(spec, rng) for _ in range(int(d["captions_per_clip"]))])
         specs.append({k: getattr(spec, k) for k in ("pattern", "pitch", "timbre", "beeps", "loudness")})
@@ -162,14 +162,15 @@ def minilm():
 
 
 @torch.no_grad()
-def caption_bank(captions: list[list[str]], max_length: int, cache: Path | None = None
-                 ) -> tuple[torch.Tensor, list[list[int]]]:
-    """MiniLM token embeddings (U, L, D) float16 of every distinct caption (row 0 is the empty prompt),
-    and per clip the rows of its captions; computed once, the text encoder is frozen."""
+def caption_bank(captions: list[list[str]], max_length: int, cache: Path | None = None,
+                 sentence_token: bool = False) -> tuple[torch.Tensor, list[list[int]]]:
+    """MiniLM token embeddings (U, L, D) float16 of every distinct caption (row 0 is the empty prompt; L is one
+    longer with the sentence token), and per clip the rows of its captions; computed once, the encoder is frozen."""
     from ..core.text import TextEncoder
 
     unique = [""] + sorted({c for cs in captions for c in cs} - {""})
-    digest = hashlib.sha256("\n".join(unique).encode()).hexdigest()  # the cache holds exactly these captions
+    # the cache holds exactly these captions, encoded this way
+    digest = hashlib.sha256("\n".join([f"L={max_length} sentence={sentence_token}", *unique]).encode()).hexdigest()
     bank = None
     if cache is not None and cache.exists():
         with safe_open(str(cache), "pt") as f:
@@ -177,7 +178,7 @@ def caption_bank(captions: list[list[str]], max_length: int, cache: Path | None 
                 bank = f.get_tensor("bank")  # (U, L, D)
     if bank is None:
         model, tokenizer = minilm()
-        encoder = TextEncoder(tokenizer, model, max_length)
+        encoder = TextEncoder(tokenizer, model, max_length, sentence_token=sentence_token)
         bank = torch.cat([encoder._encode_uncached(unique[i:i + 256]).half()  # (b, L, D)
                           for i in range(0, len(unique), 256)])
         if cache is not None:

@@ -81,6 +81,8 @@ def defaults_of(cfg: dict) -> dict:
     """The `defaults` block of the shipped model_index.json."""
     d = dict(cfg["defaults"])
     d["text_max_length"] = int(cfg["text"]["max_length"])
+    if cfg["text"]["sentence_token"]:
+        d["text_sentence_token"] = True
     if cfg["modality"] == "audio":
         d.setdefault("seconds", float(cfg["data"]["seconds"]))
         d.setdefault("max_seconds", 2 * float(cfg["data"]["seconds"]))
@@ -152,7 +154,7 @@ def run_stage(name: str, cfg: dict, run_dir: Path, data: Prepared, *, resume: bo
             paired = cfg["denoiser"]["pair_reversed"]
             backwards = reversed_captions(cfg["modality"], captions, int(cfg["seed"])) if paired else []
             bank, rows = caption_bank(captions + backwards, int(cfg["text"]["max_length"]),
-                                      run_dir / "data" / "captions.safetensors")
+                                      run_dir / "data" / "captions.safetensors", cfg["text"]["sentence_token"])
             rows, reversed_rows = rows[:len(captions)], rows[len(captions):]
             reversal = (st.reversed_latents(vae, data, cfg["modality"], latents), reversed_rows) if paired else None
         text = minilm()

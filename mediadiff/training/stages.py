@@ -345,6 +345,16 @@ def stream_latents(vae, cfg: dict, folder: Path) -> tuple[torch.Tensor, list[lis
     return latents.float(), captions
 
 
+def sentence_only(emb: torch.Tensor, empty: torch.Tensor, p: float) -> torch.Tensor:
+    """Swap the word tokens of a random share `p` of the samples for the empty prompt's, keeping their last
+    (sentence) token: the denoiser must also follow a caption from its sentence embedding alone, the part of
+    MiniLM that generalises to phrasings the grammar never used."""
+    only = torch.rand(emb.shape[0], device=emb.device) < p  # (B,)
+    out = emb.clone()
+    out[only, :-1] = empty[:-1]  # (n, L, D) <- (L, D)
+    return out
+
+
 def denoiser_stage(cfg: dict, data: Prepared, latents: torch.Tensor, bank: torch.Tensor, rows: list[list[int]],
                    make_pipeline, reversal: tuple[torch.Tensor, list[list[int]]] | None = None) -> Stage:
     """Train the text-conditioned denoiser on fixed latents with v-prediction and min-SNR weighting;
@@ -360,6 +370,7 @@ def denoiser_stage(cfg: dict, data: Prepared, latents: torch.Tensor, bank: torch
     else:
         dataset = Captioned(latents, rows, float(d["p_uncond"]))
     gamma, kind = float(d["min_snr_gamma"]), d["prediction_type"]
+    p_sentence_only = float(cfg["text"]["p_sentence_only"])
     device_bank = {}
 
     def loss(model, batch):
@@ -369,6 +380,8 @@ def denoiser_stage(cfg: dict, data: Prepared, latents: torch.Tensor, bank: torch
         if x0.device not in device_bank:
             device_bank[x0.device] = bank.to(x0.device)
         emb = device_bank[x0.device][row].float()  # (B, L, D)
+        if p_sentence_only:
+            emb = sentence_only(emb, device_bank[x0.device][0].float(), p_sentence_only)
         return losses.diffusion_loss(bind(model, emb), scheduler, x0, gamma, kind, paired)
 
     def sample(model, step: int, folder: Path) -> None:

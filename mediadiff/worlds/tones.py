@@ -159,11 +159,28 @@ def _as_generator(rng: Rng | int | None, spec: ToneSpec) -> np.random.Generator:
 # --------------------------------------------------------------------------- sampling
 
 
-def sample_spec(rng: Rng, include_held_out: bool = False) -> ToneSpec:
-    """Draw a random complete spec; held-out combinations only when include_held_out."""
+# Each pitched pattern gets 1/5 of the mass, noise and drum 1/10 each.
+PATTERN_MASS: dict[str, float] = {p: 2.0 for p in PITCHED_PATTERNS} | {p: 1.0 for p in UNPITCHED_PATTERNS}
+
+
+def _weighted_pick(rng: Rng, options: tuple[str, ...], weights: list[float]) -> str:
+    """Choice from options with the given (unnormalised) weights, for either rng flavour."""
+    if isinstance(rng, random.Random):
+        return rng.choices(options, weights)[0]
+    p = np.asarray(weights, dtype=float)
+    return options[int(rng.choice(len(options), p=p / p.sum()))]
+
+
+def sample_spec(rng: Rng, include_held_out: bool = False, pattern_weights: dict[str, float] | None = None
+                ) -> ToneSpec:
+    """Draw a random complete spec; held-out combinations only when include_held_out; `pattern_weights`
+    multiplies the default mass of the patterns it names (e.g. {"beeps": 2.0})."""
     while True:
-        # Each pitched pattern gets 1/5 of the mass, noise and drum 1/10 each.
-        pattern = _pick(rng, PITCHED_PATTERNS + PITCHED_PATTERNS + UNPITCHED_PATTERNS)
+        if pattern_weights:
+            mass = [PATTERN_MASS[p] * float(pattern_weights.get(p, 1.0)) for p in PATTERNS]
+            pattern = _weighted_pick(rng, PATTERNS, mass)
+        else:  # the original draw, kept so recipes without weights render the same clips
+            pattern = _pick(rng, PITCHED_PATTERNS + PITCHED_PATTERNS + UNPITCHED_PATTERNS)
         loudness = _pick(rng, (None, None, "quiet", "loud"))
         if pattern in UNPITCHED_PATTERNS:
             return ToneSpec(pattern, loudness=loudness)

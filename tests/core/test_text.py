@@ -29,3 +29,14 @@ def test_cache_reuses_embeddings_and_stays_bounded():
     assert len(enc._cache) == 3
     guided = enc.encode_for_guidance(["x"], [""], guided=True)
     assert guided.shape == (2, 8, debug.TEXT_DIM)
+
+
+def test_sentence_token_is_the_masked_mean_of_the_word_tokens():
+    tok = debug.minilm_tokenizer()
+    model = debug.tiny_bert(tok.vocab_size).eval()  # no dropout: two encodings must agree
+    plain = TextEncoder(tok, model, max_length=8)
+    with_sentence = TextEncoder(tok, model, max_length=8, sentence_token=True)
+    words, emb = plain.encode(["three beeps"])[0], with_sentence.encode(["three beeps"])[0]  # (L, D), (L + 1, D)
+    assert emb.shape == (9, debug.TEXT_DIM) and torch.equal(emb[:-1], words)
+    n = int(tok(["three beeps"], return_tensors="pt").attention_mask.sum())  # real tokens, padding left out
+    torch.testing.assert_close(emb[-1], words[:n].mean(0))

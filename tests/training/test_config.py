@@ -1,5 +1,6 @@
 """Training configs: a `base:` config under the file's own keys, and every shipped config loads."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -34,4 +35,19 @@ def test_pair_reversed_needs_a_world(tmp_path):
 
     (tmp_path / "c.yaml").write_text("modality: audio\ndata: {folder: my_sounds}\ndenoiser: {pair_reversed: true}\n")
     with pytest.raises(ValidationError, match=r"invalid denoiser.pair_reversed=True: needs a procedural world"):
+        load_config(tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize("yaml_text, message", [
+    ("text: {sentence_token: 1}", "invalid text.sentence_token=1: must be true or false"),
+    ("text: {sentence_token: true, p_sentence_only: 1.5}", "invalid text.p_sentence_only=1.5: must be a number"),
+    ("text: {p_sentence_only: 0.3}", "invalid text.p_sentence_only=0.3: needs text.sentence_token: true"),
+    ("data: {world: tones, pattern_weights: {chirp: 2}}", "invalid data.pattern_weights='chirp': must name a pattern"),
+    ("data: {world: tones, pattern_weights: {beeps: 0}}", "invalid data.pattern_weights.beeps=0: must be a positive"),
+])
+def test_text_and_pattern_options_are_checked(tmp_path, yaml_text, message):
+    from mediadiff import ValidationError
+
+    (tmp_path / "c.yaml").write_text(f"modality: audio\ndata: {{world: tones}}\n{yaml_text}\n")
+    with pytest.raises(ValidationError, match=re.escape(message)):
         load_config(tmp_path / "c.yaml")

@@ -192,3 +192,41 @@ def test_video_options_are_checked(tmp_path, section, message):
 
     with pytest.raises(ValidationError, match=re.escape(message)):
         load_config(write_tiny_config(tmp_path / "v.yaml", "video", **section), "video")
+
+
+def test_sentence_token_run_trains_and_ships_a_pipeline_that_uses_it(tmp_path):
+    """text.sentence_token through `run`: a bank one token longer, the flag in model_index, and a pipeline
+    whose encoder appends the same token, so the shipped model sees what it was trained on."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from mediadiff.pipelines import AudioPipeline
+    from mediadiff.training.config import load_config
+    from mediadiff.training.data import load_or_build
+    from mediadiff.training.run import run
+
+    text = {"max_length": 12, "sentence_token": True, "p_sentence_only": 0.5}
+    cfg = load_config(write_tiny_config(tmp_path / "a.yaml", "audio", text=text,
+                                        data={"pattern_weights": {"beeps": 3}}), "audio")
+    summary = run(cfg, tmp_path / "run", progress=False, log=lambda line: None)
+    bank = load_file(str(tmp_path / "run" / "data" / "captions.safetensors"))["bank"]
+    assert bank.shape[1:] == (13, 384)
+    index = json.loads((tmp_path / "run" / "pipeline" / "model_index.json").read_text())
+    assert index["defaults"]["text_sentence_token"] is True and summary["pipeline"]
+    pipe = AudioPipeline.from_pretrained(tmp_path / "run" / "pipeline")
+    captions = sorted({c for cs in load_or_build(cfg, tmp_path / "run").captions for c in cs})
+    encoded = pipe.text.encode([captions[0]])  # (1, L + 1, D)
+    assert encoded.shape == (1, 13, 384)
+    torch.testing.assert_close(encoded[0].half(), bank[1], atol=2e-3, rtol=2e-3)  # row 0 is the empty prompt
+    assert pipe("two low beeps", seed=0).waveforms[0].shape[-1] > 0
+
+
+def test_sentence_only_keeps_the_sentence_token_and_blanks_the_words():
+    emb = torch.randn(64, 5, 3)  # (B, L + 1, D)
+    empty = torch.randn(5, 3)  # (L + 1, D)
+    out = st.sentence_only(emb, empty, 0.5)
+    swapped = (out[:, :-1] == empty[:-1]).all(-1).all(-1)  # (B,)
+    assert 10 < int(swapped.sum()) < 54
+    assert torch.equal(out[:, -1], emb[:, -1]) and torch.equal(out[~swapped], emb[~swapped])
+    assert torch.equal(st.sentence_only(emb, empty, 0.0), emb)

@@ -78,6 +78,20 @@ def test_sample_spec_never_yields_held_out(make_rng):
     assert min(counts.values()) > 0.05 * len(specs)
 
 
+@pytest.mark.parametrize("make_rng", [lambda: random.Random(0), lambda: np.random.default_rng(0)])
+def test_pattern_weights_scale_the_pattern_mix(make_rng):
+    rng = make_rng()
+    counts = collections.Counter(T.sample_spec(rng, pattern_weights={"beeps": 2.0}).pattern for _ in range(6000))
+    # default mass 2 per pitched pattern, 1 per unpitched; beeps doubled: 4 / 12 (held-out redraws aside)
+    assert 0.30 < counts["beeps"] / 6000 < 0.37, counts
+    assert 0.06 < counts["drum"] / 6000 < 0.11, counts
+
+
+def test_no_pattern_weights_draw_the_original_mix():
+    plain = [T.sample_spec(np.random.default_rng(3)) for _ in range(1)]
+    assert plain == [T.sample_spec(np.random.default_rng(3), pattern_weights=None)]
+
+
 def test_sample_spec_can_include_held_out():
     rng = np.random.default_rng(1)
     seen = {s.triple for s in (T.sample_spec(rng, include_held_out=True) for _ in range(5000))}
