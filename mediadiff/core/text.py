@@ -12,11 +12,12 @@ POOLED_ENCODERS = {"ClapTextModelWithProjection"}
 
 
 def with_sentence_token(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Append the masked mean of the token states as one more token: the sentence embedding MiniLM was trained
-    to give (mean pooling, Reimers & Gurevych 2019, arXiv:1908.10084), which places unseen phrasings near seen ones."""
-    weights = mask.to(hidden.dtype).unsqueeze(-1)  # (B, L, 1)
-    mean = (hidden * weights).sum(1, keepdim=True) / weights.sum(1, keepdim=True).clamp(min=1)  # (B, 1, D)
-    return torch.cat([hidden, mean], dim=1)  # (B, L + 1, D)
+    """Append the masked mean of the token states as one more token: MiniLM's sentence embedding (mean pooling,
+    Reimers & Gurevych 2019, arXiv:1908.10084) before its L2 normalisation, kept at the tokens' scale; it places
+    unseen phrasings near seen ones. Averaged in float32, as the training bank is, whatever the pipeline's dtype."""
+    weights = mask.float().unsqueeze(-1)  # (B, L, 1)
+    mean = (hidden.float() * weights).sum(1, keepdim=True) / weights.sum(1, keepdim=True).clamp(min=1)  # (B, 1, D)
+    return torch.cat([hidden, mean.to(hidden.dtype)], dim=1)  # (B, L + 1, D)
 
 
 class TextEncoder:
@@ -51,7 +52,7 @@ class TextEncoder:
         if self.pooled:
             return F.normalize(out.text_embeds, dim=-1)  # (B, D)
         if self.sentence_token:
-            return with_sentence_token(out[0], tokens.attention_mask.to(device))  # (B, L + 1, D)
+            return with_sentence_token(out[0], tokens.attention_mask.to(device))  # (B, L + 1, D), mask even for CLIP
         return out[0]  # (B, L, D)
 
     def encode(self, prompts: list[str]) -> torch.Tensor:

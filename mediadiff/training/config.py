@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import yaml
@@ -77,8 +78,9 @@ def _check_stage(cfg: dict, stage: str) -> None:
         raise ValidationError(f"{stage}.betas", betas, "must be two numbers in [0, 1), e.g. [0.9, 0.999]")
 
 
-def _check_text(text: dict) -> None:
+def _check_text(cfg: dict) -> None:
     """The conditioning options of the `text:` section."""
+    text = cfg["text"]
     if not isinstance(text["sentence_token"], bool):
         raise ValidationError("text.sentence_token", text["sentence_token"], "must be true or false")
     p = text["p_sentence_only"]
@@ -86,6 +88,8 @@ def _check_text(text: dict) -> None:
         raise ValidationError("text.p_sentence_only", p, "must be a number in [0, 1)")
     if p and not text["sentence_token"]:
         raise ValidationError("text.p_sentence_only", p, "needs text.sentence_token: true")
+    if p and cfg["denoiser"]["pair_reversed"]:  # a pair must differ only in its words
+        raise ValidationError("text.p_sentence_only", p, "must be 0 with denoiser.pair_reversed")
 
 
 def _check_pattern_weights(cfg: dict) -> None:
@@ -95,12 +99,14 @@ def _check_pattern_weights(cfg: dict) -> None:
     weights = cfg["data"]["pattern_weights"]
     if weights is None:
         return
-    if cfg["data"].get("world") != "tones" or not isinstance(weights, dict):
-        raise ValidationError("data.pattern_weights", weights, "is a mapping {pattern: factor} for the tones world")
+    if cfg["data"].get("world") != "tones":
+        raise ValidationError("data.pattern_weights", weights, "is for the tones world")
+    if not isinstance(weights, dict):
+        raise ValidationError("data.pattern_weights", weights, "must be a mapping {pattern: factor}, e.g. {beeps: 2}")
     for key, value in weights.items():
         if key not in PATTERNS:
-            raise ValidationError("data.pattern_weights", key, f"must name a pattern: {', '.join(PATTERNS)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValidationError("data.pattern_weights", weights, f"keys must be patterns: {', '.join(PATTERNS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ValidationError(f"data.pattern_weights.{key}", value, "must be a positive number")
 
 
@@ -148,7 +154,7 @@ def load_config(path: str | Path, modality: str | None = None) -> dict:
     if paired and cfg["denoiser"]["batch"] % 2:
         raise ValidationError("denoiser.batch", cfg["denoiser"]["batch"], "must be even with pair_reversed "
                                                                           "(each clip and its reversal)")
-    _check_text(cfg["text"])
+    _check_text(cfg)
     _check_pattern_weights(cfg)
     if cfg["vocoder"]["ship"] not in ("auto", "hifigan", "griffin-lim"):
         raise ValidationError("vocoder.ship", cfg["vocoder"]["ship"], "must be auto, hifigan or griffin-lim")

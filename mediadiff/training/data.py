@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from ..checkpoints.loading import MINILM_REFERENCE, reference_folder
 from ..codecs.atomic import atomic_output
 from ..codecs.mel import MelConfig, log_mel
+from ..errors import ValidationError
 
 
 
@@ -130,11 +131,20 @@ def reversed_captions(modality: str, captions: list[list[str]], seed: int) -> li
     return out
 
 
+def _recipe(cfg: dict) -> dict:
+    """The config fields the prepared set depends on, JSON-normalised as meta.json reads them back."""
+    return json.loads(json.dumps({"seed": cfg["seed"], "data": cfg["data"], "mel": cfg.get("mel", {})}))
+
+
 def load_or_build(cfg: dict, run_dir: Path, log=print) -> Prepared:
-    """The run's prepared set from `run_dir/data`, built (and cached there) on first use."""
+    """The run's prepared set from `run_dir/data`, built (and cached there) on first use; a set prepared
+    from other data settings is refused rather than silently trained on."""
     folder = run_dir / "data"
     if (folder / "meta.json").exists():
         meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("recipe", _recipe(cfg)) != _recipe(cfg):  # sets from before the record are taken as they are
+            raise ValidationError("--out", str(run_dir), "holds data prepared with other data:/mel:/seed settings; "
+                                                         "train into a new folder")
         tensors = load_file(str(folder / "media.safetensors"))
         return Prepared(tensors["media"], meta["captions"], tensors.get("waves"), meta.get("specs"),
                         meta.get("skipped"))
@@ -147,7 +157,8 @@ def load_or_build(cfg: dict, run_dir: Path, log=print) -> Prepared:
         if data.waves is not None:
             tensors["waves"] = data.waves.contiguous()
         save_file(tensors, str(tmp / "media.safetensors"))
-        meta = {"captions": data.captions, "specs": data.specs, "skipped": data.skipped}
+        meta = {"captions": data.captions, "specs": data.specs, "skipped": data.skipped,
+                "recipe": _recipe(cfg)}
         (tmp / "meta.json").write_text(json.dumps(meta))
     return data
 

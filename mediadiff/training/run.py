@@ -81,6 +81,7 @@ def defaults_of(cfg: dict) -> dict:
     """The `defaults` block of the shipped model_index.json."""
     d = dict(cfg["defaults"])
     d["text_max_length"] = int(cfg["text"]["max_length"])
+    d.pop("text_sentence_token", None)  # only what the denoiser was trained with, never a `defaults:` override
     if cfg["text"]["sentence_token"]:
         d["text_sentence_token"] = True
     if cfg["modality"] == "audio":

@@ -162,6 +162,8 @@ def _as_generator(rng: Rng | int | None, spec: ToneSpec) -> np.random.Generator:
 # Each pitched pattern gets 1/5 of the mass, noise and drum 1/10 each.
 PATTERN_MASS: dict[str, float] = {p: 2.0 for p in PITCHED_PATTERNS} | {p: 1.0 for p in UNPITCHED_PATTERNS}
 
+_UNWEIGHTED_DRAW = PITCHED_PATTERNS + PITCHED_PATTERNS + UNPITCHED_PATTERNS
+
 
 def _weighted_pick(rng: Rng, options: tuple[str, ...], weights: list[float]) -> str:
     """Choice from options with the given (unnormalised) weights, for either rng flavour."""
@@ -179,8 +181,8 @@ def sample_spec(rng: Rng, include_held_out: bool = False, pattern_weights: dict[
         if pattern_weights:
             mass = [PATTERN_MASS[p] * float(pattern_weights.get(p, 1.0)) for p in PATTERNS]
             pattern = _weighted_pick(rng, PATTERNS, mass)
-        else:  # the original draw, kept so recipes without weights render the same clips
-            pattern = _pick(rng, PITCHED_PATTERNS + PITCHED_PATTERNS + UNPITCHED_PATTERNS)
+        else:  # the original draw (PATTERN_MASS as repeats), kept so recipes without weights render the same clips
+            pattern = _pick(rng, _UNWEIGHTED_DRAW)
         loudness = _pick(rng, (None, None, "quiet", "loud"))
         if pattern in UNPITCHED_PATTERNS:
             return ToneSpec(pattern, loudness=loudness)

@@ -42,12 +42,19 @@ def test_pair_reversed_needs_a_world(tmp_path):
     ("text: {sentence_token: 1}", "invalid text.sentence_token=1: must be true or false"),
     ("text: {sentence_token: true, p_sentence_only: 1.5}", "invalid text.p_sentence_only=1.5: must be a number"),
     ("text: {p_sentence_only: 0.3}", "invalid text.p_sentence_only=0.3: needs text.sentence_token: true"),
-    ("data: {world: tones, pattern_weights: {chirp: 2}}", "invalid data.pattern_weights='chirp': must name a pattern"),
+    ("text: {sentence_token: true, p_sentence_only: 0.3}\ndenoiser: {pair_reversed: true}",
+     "invalid text.p_sentence_only=0.3: must be 0 with denoiser.pair_reversed"),
+    ("data: {world: tones, pattern_weights: {chirp: 2}}", "invalid data.pattern_weights={'chirp': 2}: keys must be"),
     ("data: {world: tones, pattern_weights: {beeps: 0}}", "invalid data.pattern_weights.beeps=0: must be a positive"),
+    ("data: {world: tones, pattern_weights: {beeps: .nan}}", "invalid data.pattern_weights.beeps=nan: must be a"),
+    ("data: {world: tones, pattern_weights: [2]}", "invalid data.pattern_weights=[2]: must be a mapping"),
+    ("data: {folder: x, pattern_weights: {beeps: 2}}", "invalid data.pattern_weights={'beeps': 2}: is for the tones"),
 ])
 def test_text_and_pattern_options_are_checked(tmp_path, yaml_text, message):
     from mediadiff import ValidationError
 
-    (tmp_path / "c.yaml").write_text(f"modality: audio\ndata: {{world: tones}}\n{yaml_text}\n")
+    if "data:" not in yaml_text:
+        yaml_text = "data: {world: tones}\n" + yaml_text
+    (tmp_path / "c.yaml").write_text(f"modality: audio\n{yaml_text}\n")
     with pytest.raises(ValidationError, match=re.escape(message)):
         load_config(tmp_path / "c.yaml")

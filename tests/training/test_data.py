@@ -37,3 +37,24 @@ def test_caption_bank_cache_is_used_only_for_the_same_captions(tmp_path):
     assert torch.equal(first, again) and rows == same_rows
     other, _ = caption_bank([["a rising sweep"], ["a burst of noise"]], 8, cache)  # same row count, other words
     assert other.shape == first.shape and not torch.equal(other, first)
+    longer, _ = caption_bank([["a rising sweep"], ["a burst of noise"]], 8, cache, sentence_token=True)
+    assert longer.shape == (3, 9, 384) and torch.equal(longer[:, :-1], other)  # same words, encoded another way
+
+
+def test_a_run_folder_refuses_data_prepared_with_other_settings(tmp_path):
+    import copy
+
+    import pytest
+
+    from mediadiff import ValidationError
+    from mediadiff.training.config import load_config
+    from mediadiff.training.data import load_or_build
+    from mediadiff.training.tiny import write_tiny_config
+
+    cfg = load_config(write_tiny_config(tmp_path / "a.yaml", "audio", data={"clips": 6}), "audio")
+    first = load_or_build(cfg, tmp_path / "run", log=lambda line: None)
+    assert load_or_build(cfg, tmp_path / "run").captions == first.captions  # the same settings reuse the set
+    other = copy.deepcopy(cfg)
+    other["data"]["pattern_weights"] = {"beeps": 2.0}
+    with pytest.raises(ValidationError, match="holds data prepared with other data:/mel:/seed settings"):
+        load_or_build(other, tmp_path / "run")

@@ -218,11 +218,13 @@ def test_sentence_token_run_trains_and_ships_a_pipeline_that_uses_it(tmp_path):
     captions = sorted({c for cs in load_or_build(cfg, tmp_path / "run").captions for c in cs})
     encoded = pipe.text.encode([captions[0]])  # (1, L + 1, D)
     assert encoded.shape == (1, 13, 384)
-    torch.testing.assert_close(encoded[0].half(), bank[1], atol=2e-3, rtol=2e-3)  # row 0 is the empty prompt
+    torch.testing.assert_close(encoded[0].half(), bank[1], atol=2e-3, rtol=2e-3)
+    torch.testing.assert_close(pipe.text.encode([""])[0].half(), bank[0], atol=2e-3, rtol=2e-3)  # the negative
     assert pipe("two low beeps", seed=0).waveforms[0].shape[-1] > 0
 
 
 def test_sentence_only_keeps_the_sentence_token_and_blanks_the_words():
+    torch.manual_seed(0)
     emb = torch.randn(64, 5, 3)  # (B, L + 1, D)
     empty = torch.randn(5, 3)  # (L + 1, D)
     out = st.sentence_only(emb, empty, 0.5)

@@ -87,9 +87,22 @@ def test_pattern_weights_scale_the_pattern_mix(make_rng):
     assert 0.06 < counts["drum"] / 6000 < 0.11, counts
 
 
-def test_no_pattern_weights_draw_the_original_mix():
-    plain = [T.sample_spec(np.random.default_rng(3)) for _ in range(1)]
-    assert plain == [T.sample_spec(np.random.default_rng(3), pattern_weights=None)]
+# The first draws of seed 5 before pattern_weights existed: recipes without weights must render the same clips.
+_FIRST_DRAWS = {
+    "random": [("drum", None, None, None, "quiet"), ("beeps", "low", "bright", 4, None),
+               ("steady", "low", "buzzy", None, None), ("falling", "medium", "bright", None, None)],
+    "numpy": [("steady", "medium", "pure", None, "quiet"), ("drum", None, None, None, None),
+              ("rising", "medium", "buzzy", None, None), ("beeps", "low", "pure", 1, None)],
+}
+
+
+@pytest.mark.parametrize("kind, make_rng", [("random", lambda: random.Random(5)),
+                                            ("numpy", lambda: np.random.default_rng(5))])
+def test_no_pattern_weights_draw_the_original_clips(kind, make_rng):
+    rng = make_rng()
+    drawn = [T.sample_spec(rng) for _ in range(4)]
+    assert [(s.pattern, s.pitch, s.timbre, s.beeps, s.loudness) for s in drawn] == _FIRST_DRAWS[kind]
+    assert collections.Counter(T._UNWEIGHTED_DRAW) == T.PATTERN_MASS  # the two spellings of the default mix
 
 
 def test_sample_spec_can_include_held_out():
