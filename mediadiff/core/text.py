@@ -47,12 +47,12 @@ class TextEncoder:
             prompts, padding="max_length", max_length=self.max_length, truncation=True, return_tensors="pt"
         )
         device = self.model.device
-        mask = tokens.attention_mask.to(device) if self._uses_mask() else None
-        out = self.model(tokens.input_ids.to(device), attention_mask=mask)
+        attention = tokens.attention_mask.to(device)  # (B, L)
+        out = self.model(tokens.input_ids.to(device), attention_mask=attention if self._uses_mask() else None)
         if self.pooled:
             return F.normalize(out.text_embeds, dim=-1)  # (B, D)
         if self.sentence_token:
-            return with_sentence_token(out[0], tokens.attention_mask.to(device))  # (B, L + 1, D), mask even for CLIP
+            return with_sentence_token(out[0], attention)  # (B, L + 1, D); padding left out of the mean, even for CLIP
         return out[0]  # (B, L, D)
 
     def encode(self, prompts: list[str]) -> torch.Tensor:

@@ -139,6 +139,14 @@ def _pick(rng: Rng, options):
     return options[int(rng.integers(len(options)))]
 
 
+def _weighted_pick(rng: Rng, options: tuple[str, ...], weights: list[float]) -> str:
+    """Choice from options with the given (unnormalised) weights, for either rng flavour."""
+    if isinstance(rng, random.Random):
+        return rng.choices(options, weights)[0]
+    p = np.asarray(weights, dtype=float)
+    return options[int(rng.choice(len(options), p=p / p.sum()))]
+
+
 def _uniform(rng: Rng, lo: float, hi: float) -> float:
     """Uniform float in [lo, hi] for either rng flavour."""
     return float(rng.uniform(lo, hi))
@@ -159,18 +167,10 @@ def _as_generator(rng: Rng | int | None, spec: ToneSpec) -> np.random.Generator:
 # --------------------------------------------------------------------------- sampling
 
 
-# Each pitched pattern gets 1/5 of the mass, noise and drum 1/10 each.
-PATTERN_MASS: dict[str, float] = {p: 2.0 for p in PITCHED_PATTERNS} | {p: 1.0 for p in UNPITCHED_PATTERNS}
-
+# Each pitched pattern gets 1/5 of the mass, noise and drum 1/10 each: drawn uniformly from this tuple (its order
+# fixes which clips a seed renders), and the same mix as weights for reweighted draws.
 _UNWEIGHTED_DRAW = PITCHED_PATTERNS + PITCHED_PATTERNS + UNPITCHED_PATTERNS
-
-
-def _weighted_pick(rng: Rng, options: tuple[str, ...], weights: list[float]) -> str:
-    """Choice from options with the given (unnormalised) weights, for either rng flavour."""
-    if isinstance(rng, random.Random):
-        return rng.choices(options, weights)[0]
-    p = np.asarray(weights, dtype=float)
-    return options[int(rng.choice(len(options), p=p / p.sum()))]
+PATTERN_MASS: dict[str, float] = {p: float(_UNWEIGHTED_DRAW.count(p)) for p in PATTERNS}
 
 
 def sample_spec(rng: Rng, include_held_out: bool = False, pattern_weights: dict[str, float] | None = None
@@ -181,7 +181,7 @@ def sample_spec(rng: Rng, include_held_out: bool = False, pattern_weights: dict[
         if pattern_weights:
             mass = [PATTERN_MASS[p] * float(pattern_weights.get(p, 1.0)) for p in PATTERNS]
             pattern = _weighted_pick(rng, PATTERNS, mass)
-        else:  # the original draw (PATTERN_MASS as repeats), kept so recipes without weights render the same clips
+        else:  # the original draw, kept so recipes without weights render the same clips
             pattern = _pick(rng, _UNWEIGHTED_DRAW)
         loudness = _pick(rng, (None, None, "quiet", "loud"))
         if pattern in UNPITCHED_PATTERNS:
