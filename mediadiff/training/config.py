@@ -20,7 +20,9 @@ DEFAULTS = {
     "seed": 0,
     "data": {"world": None, "folder": None, "clips": 1000, "seconds": 4.0, "captions_per_clip": 3,
              "frames": 16, "size": 64, "fps": 8,
-             "pattern_weights": None},  # tones: {pattern: factor} on the world's pattern mix, e.g. {beeps: 2}
+             "pattern_weights": None,  # tones: {pattern: factor} on the world's pattern mix, e.g. {beeps: 2}
+             # tones: {from_start: bool, gap_s: [shortest, longest]} places each group of beeps (BeepLayout)
+             "beep_layout": None},
     "mel": {},
     # sentence_token: MiniLM's mean-pooled sentence embedding as one more conditioning token; p_sentence_only:
     # share of captioned samples whose word tokens are swapped for the empty prompt's, leaving only that token
@@ -92,6 +94,27 @@ def _check_text(cfg: dict) -> None:
         raise ValidationError("text.p_sentence_only", p, "must be 0 with denoiser.pair_reversed")
 
 
+def _check_beep_layout(cfg: dict) -> None:
+    """data.beep_layout: {from_start: bool, gap_s: [shortest, longest]}, for the tones world."""
+    from ..worlds.tones import BeepLayout
+
+    layout = cfg["data"]["beep_layout"]
+    if layout is None:
+        return
+    if cfg["data"].get("world") != "tones":
+        raise ValidationError("data.beep_layout", layout, "is for the tones world")
+    if not isinstance(layout, dict) or set(layout) - {"from_start", "gap_s"}:
+        raise ValidationError("data.beep_layout", layout, "must be a mapping with from_start and/or gap_s")
+    if not isinstance(layout.get("from_start", False), bool):
+        raise ValidationError("data.beep_layout.from_start", layout["from_start"], "must be true or false")
+    gap = layout.get("gap_s", BeepLayout.gap_s)
+    numbers = isinstance(gap, (list, tuple)) and len(gap) == 2 and all(
+        isinstance(g, (int, float)) and not isinstance(g, bool) for g in gap)
+    if not numbers or not 0.2 <= gap[0] <= gap[1] <= 1.0:
+        raise ValidationError("data.beep_layout.gap_s", gap, "must be [shortest, longest] seconds with "
+                                                             "0.2 <= shortest <= longest <= 1.0")
+
+
 def _check_pattern_weights(cfg: dict) -> None:
     """data.pattern_weights: positive factors keyed by tones patterns."""
     from ..worlds.tones import PATTERNS
@@ -156,6 +179,7 @@ def load_config(path: str | Path, modality: str | None = None) -> dict:
                                                                           "(each clip and its reversal)")
     _check_text(cfg)
     _check_pattern_weights(cfg)
+    _check_beep_layout(cfg)
     if cfg["vocoder"]["ship"] not in ("auto", "hifigan", "griffin-lim"):
         raise ValidationError("vocoder.ship", cfg["vocoder"]["ship"], "must be auto, hifigan or griffin-lim")
     cfg["name"] = Path(path).stem

@@ -45,10 +45,12 @@ def _tones(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
 
     d, rng = cfg["data"], np.random.default_rng(cfg["seed"])
     sr = mel_config(cfg).sample_rate
+    layout = d["beep_layout"] or {}
+    layout = tones.BeepLayout(layout.get("from_start", False), tuple(layout.get("gap_s", tones.BeepLayout.gap_s)))
     waves, captions, specs = [], [], []
     for _ in range(int(d["clips"])):
         spec = tones.sample_spec(rng, include_held_out=False, pattern_weights=d["pattern_weights"])
-        waves.append(tones.render(spec, seconds=float(d["seconds"]), sample_rate=sr, rng=rng))
+        waves.append(tones.render(spec, seconds=float(d["seconds"]), sample_rate=sr, rng=rng, layout=layout))
         captions.append([tones.caption(spec, rng) for _ in range(int(d["captions_per_clip"]))])
         specs.append({k: getattr(spec, k) for k in ("pattern", "pitch", "timbre", "beeps", "loudness")})
     return waves, captions, specs

@@ -227,19 +227,34 @@ def _sounding_span(seconds: float, rng: np.random.Generator) -> tuple[float, flo
     return _uniform(rng, 0.05, 0.3), seconds - _uniform(rng, 0.05, 0.3)
 
 
+@dataclass(frozen=True)
+class BeepLayout:
+    """Where a group of beeps goes: anywhere it fits with 0.2-0.6 s gaps by default; `from_start` puts it
+    0.05-0.2 s into the clip and a narrow `gap_s` keeps a steady rhythm, so each count ends at its own time."""
+
+    from_start: bool = False
+    gap_s: tuple[float, float] = (0.2, 0.6)  # >= 0.2 s: the +-0.02 s jitter keeps every silence >= 0.16 s
+
+    def __post_init__(self):
+        lo, hi = self.gap_s
+        if not 0.2 <= lo <= hi <= 1.0:
+            raise ValueError(f"gap_s must be (shortest, longest) with 0.2 <= shortest <= longest <= 1.0, "
+                             f"got {self.gap_s}")
+
+
 def _base_frequency(spec: ToneSpec, rng: np.random.Generator) -> float:
     """Nominal pitch with +-3% variation."""
     return PITCH_HZ[spec.pitch] * _uniform(rng, 0.97, 1.03)
 
 
-def _pitched(spec: ToneSpec, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+def _pitched(spec: ToneSpec, n: int, sr: int, rng: np.random.Generator, layout: BeepLayout) -> np.ndarray:
     """Steady tone, sweep or beeps (pitch and timbre from spec)."""
     seconds = n / sr
     base = _base_frequency(spec, rng)
     freq = np.full(n, base)
     gate = np.zeros(n)
     if spec.pattern == "beeps":
-        for start, dur in _beep_layout(spec.beeps, seconds, rng):
+        for start, dur in _beep_layout(spec.beeps, seconds, rng, layout):
             a, b = int(start * sr), int((start + dur) * sr)
             gate[a:b] = _fade(b - a, sr) * _uniform(rng, 0.85, 1.0)
     else:
@@ -254,20 +269,21 @@ def _pitched(spec: ToneSpec, n: int, sr: int, rng: np.random.Generator) -> np.nd
     return gate * _oscillator(freq, spec.timbre, sr, _uniform(rng, 0, 2 * np.pi))
 
 
-def _beep_layout(count: int, seconds: float, rng: np.random.Generator) -> list[tuple[float, float]]:
-    """(start, duration) of each beep: 0.15-0.25 s long, silences >= 0.15 s, spread over the clip."""
+def _beep_layout(count: int, seconds: float, rng: np.random.Generator, layout: BeepLayout
+                 ) -> list[tuple[float, float]]:
+    """(start, duration) of each beep: 0.15-0.25 s long, silences >= 0.15 s, gaps and start as `layout` says."""
     lead, tail = _uniform(rng, 0.05, 0.2), _uniform(rng, 0.05, 0.15)
     span = seconds - lead - tail  # >= 1.65 s, enough for 4 x 0.25 s + 3 x 0.2 s
     dur = _uniform(rng, 0.15, 0.25)
     if count == 1:
-        return [(lead + _uniform(rng, 0.0, span - dur), dur)]
+        return [(lead if layout.from_start else lead + _uniform(rng, 0.0, span - dur), dur)]
     room = (span - count * dur) / (count - 1)
     if room < 0.2:
         dur = min(dur, (span - 0.2 * (count - 1)) / count)
         room = 0.2
-    # Gap >= 0.2 s before +-0.02 s jitter keeps every silence >= 0.16 s.
-    gap = _uniform(rng, 0.2, max(0.2, min(0.6, room)))
-    first = lead + _uniform(rng, 0.0, max(0.0, span - count * dur - (count - 1) * gap))
+    shortest, longest = layout.gap_s
+    gap = _uniform(rng, shortest, max(shortest, min(longest, room)))
+    first = lead if layout.from_start else lead + _uniform(rng, 0.0, max(0.0, span - count * dur - (count - 1) * gap))
     out = []
     for i in range(count):
         jitter = _uniform(rng, -0.02, 0.02) if 0 < i < count - 1 else 0.0
@@ -304,9 +320,11 @@ def _drum(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def render(
-    spec: ToneSpec, seconds: float | None = None, sample_rate: int = SAMPLE_RATE, rng: Rng | int | None = None
+    spec: ToneSpec, seconds: float | None = None, sample_rate: int = SAMPLE_RATE, rng: Rng | int | None = None,
+    layout: BeepLayout = BeepLayout(),
 ) -> np.ndarray:
-    """Render a clip as float32 (samples,) in [-1, 1]; rng varies timing, pitch, phase and level."""
+    """Render a clip as float32 (samples,) in [-1, 1]; rng varies timing, pitch, phase and level; `layout`
+    places the beeps."""
     if not spec.complete:
         raise ValueError(f"cannot render an incomplete spec: {spec}")
     g = _as_generator(rng, spec)
@@ -322,7 +340,7 @@ def render(
     elif spec.pattern == "drum":
         wave = _drum(n, sample_rate, g)
     else:
-        wave = _pitched(spec, n, sample_rate, g)
+        wave = _pitched(spec, n, sample_rate, g, layout)
     peak = PEAK_LEVEL[spec.loudness] * _uniform(g, 0.87, 1.15)
     wave *= peak / max(float(np.abs(wave).max()), 1e-12)
     return np.clip(wave, -1.0, 1.0).astype(np.float32)

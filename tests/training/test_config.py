@@ -49,6 +49,11 @@ def test_pair_reversed_needs_a_world(tmp_path):
     ("data: {world: tones, pattern_weights: {beeps: .nan}}", "invalid data.pattern_weights.beeps=nan: must be a"),
     ("data: {world: tones, pattern_weights: [2]}", "invalid data.pattern_weights=[2]: must be a mapping"),
     ("data: {folder: x, pattern_weights: {beeps: 2}}", "invalid data.pattern_weights={'beeps': 2}: is for the tones"),
+    ("data: {world: tones, beep_layout: {from_start: 1}}", "invalid data.beep_layout.from_start=1: must be true"),
+    ("data: {world: tones, beep_layout: {gap_s: [0.3, 0.2]}}", "invalid data.beep_layout.gap_s=[0.3, 0.2]: must be"),
+    ("data: {world: tones, beep_layout: {gap_s: 0.3}}", "invalid data.beep_layout.gap_s=0.3: must be [shortest,"),
+    ("data: {world: tones, beep_layout: {start: true}}", "invalid data.beep_layout={'start': True}: must be a"),
+    ("data: {folder: x, beep_layout: {from_start: true}}", "invalid data.beep_layout={'from_start': True}: is for"),
 ])
 def test_text_and_pattern_options_are_checked(tmp_path, yaml_text, message):
     from mediadiff import ValidationError

@@ -167,6 +167,24 @@ def test_beeps_are_short_and_separated():
         assert all(nxt[0] - prev[1] >= 0.15 * SR for prev, nxt in zip(runs, runs[1:]))
 
 
+def test_a_beep_layout_from_the_start_with_a_steady_rhythm():
+    rng = np.random.default_rng(3)
+    layout = T.BeepLayout(from_start=True, gap_s=(0.2, 0.3))
+    for _ in range(60):
+        n = int(rng.integers(1, 5))
+        spec = ToneSpec("beeps", T.PITCHES[n % 3], T.TIMBRES[n % 3], n)
+        runs = _runs(T.render(spec, seconds=float(rng.uniform(2, 4)), rng=rng, layout=layout))
+        assert len(runs) == n
+        assert 0.05 * SR - 2 <= runs[0][0] <= 0.2 * SR + 2
+        silences = [nxt[0] - prev[1] for prev, nxt in zip(runs, runs[1:])]
+        assert all(0.16 * SR <= g <= 0.34 * SR for g in silences), silences
+    with pytest.raises(ValueError, match="gap_s"):
+        T.BeepLayout(gap_s=(0.1, 0.3))
+    # Anywhere (the default), a single beep lands past the first 0.2 s most of the time.
+    starts = [_runs(T.render(ToneSpec("beeps", "low", "pure", 1), seconds=4.0, rng=k))[0][0] for k in range(20)]
+    assert sum(s > 0.2 * SR for s in starts) >= 15
+
+
 def test_sweeps_span_two_octaves_around_the_base():
     for pattern, sign in (("rising", 1), ("falling", -1)):
         wave = T.render(ToneSpec(pattern, "medium", "pure"), seconds=3.0, rng=4).astype(np.float64)
