@@ -110,9 +110,13 @@ def _check_beep_layout(cfg: dict) -> None:
     gap = layout.get("gap_s", BeepLayout.gap_s)
     numbers = isinstance(gap, (list, tuple)) and len(gap) == 2 and all(
         isinstance(g, (int, float)) and not isinstance(g, bool) for g in gap)
-    if not numbers or not 0.2 <= gap[0] <= gap[1] <= 1.0:
+    try:
+        if not numbers:
+            raise ValueError
+        BeepLayout.from_dict(layout)
+    except ValueError:
         raise ValidationError("data.beep_layout.gap_s", gap, "must be [shortest, longest] seconds with "
-                                                             "0.2 <= shortest <= longest <= 1.0")
+                                                             "0.2 <= shortest <= longest <= 1.0") from None
 
 
 def _check_pattern_weights(cfg: dict) -> None:

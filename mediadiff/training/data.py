@@ -45,8 +45,7 @@ def _tones(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
 
     d, rng = cfg["data"], np.random.default_rng(cfg["seed"])
     sr = mel_config(cfg).sample_rate
-    layout = d["beep_layout"] or {}
-    layout = tones.BeepLayout(layout.get("from_start", False), tuple(layout.get("gap_s", tones.BeepLayout.gap_s)))
+    layout = tones.BeepLayout.from_dict(d["beep_layout"])
     waves, captions, specs = [], [], []
     for _ in range(int(d["clips"])):
         spec = tones.sample_spec(rng, include_held_out=False, pattern_weights=d["pattern_weights"])

@@ -241,6 +241,12 @@ class BeepLayout:
             raise ValueError(f"gap_s must be (shortest, longest) with 0.2 <= shortest <= longest <= 1.0, "
                              f"got {self.gap_s}")
 
+    @classmethod
+    def from_dict(cls, d: dict | None) -> BeepLayout:
+        """The layout a training config's data.beep_layout mapping names (None: the default)."""
+        d = d or {}
+        return cls(d.get("from_start", False), tuple(d.get("gap_s", cls.gap_s)))
+
 
 def _base_frequency(spec: ToneSpec, rng: np.random.Generator) -> float:
     """Nominal pitch with +-3% variation."""
