@@ -94,42 +94,49 @@ def _check_text(cfg: dict) -> None:
         raise ValidationError("text.p_sentence_only", p, "must be 0 with denoiser.pair_reversed")
 
 
+def _tones_mapping(cfg: dict, key: str, shape: str) -> dict | None:
+    """data.<key> when set: a mapping, and only for the tones world; None when unset."""
+    value = cfg["data"][key]
+    if value is None:
+        return None
+    if cfg["data"].get("world") != "tones":
+        raise ValidationError(f"data.{key}", value, "is for the tones world")
+    if not isinstance(value, dict):
+        raise ValidationError(f"data.{key}", value, f"must be a mapping {shape}")
+    return value
+
+
 def _check_beep_layout(cfg: dict) -> None:
-    """data.beep_layout: {from_start: bool, gap_s: [shortest, longest]}, for the tones world."""
+    """data.beep_layout: {from_start: bool, gap_s: [shortest, longest]}; the gap rule itself is BeepLayout's."""
     from ..worlds.tones import BeepLayout
 
-    layout = cfg["data"]["beep_layout"]
+    layout = _tones_mapping(cfg, "beep_layout", "with from_start and/or gap_s")
     if layout is None:
         return
-    if cfg["data"].get("world") != "tones":
-        raise ValidationError("data.beep_layout", layout, "is for the tones world")
-    if not isinstance(layout, dict) or set(layout) - {"from_start", "gap_s"}:
+    if set(layout) - {"from_start", "gap_s"}:
         raise ValidationError("data.beep_layout", layout, "must be a mapping with from_start and/or gap_s")
     if not isinstance(layout.get("from_start", False), bool):
         raise ValidationError("data.beep_layout.from_start", layout["from_start"], "must be true or false")
     gap = layout.get("gap_s", BeepLayout.gap_s)
-    numbers = isinstance(gap, (list, tuple)) and len(gap) == 2 and all(
+    valid = isinstance(gap, (list, tuple)) and len(gap) == 2 and all(
         isinstance(g, (int, float)) and not isinstance(g, bool) for g in gap)
-    try:
-        if not numbers:
-            raise ValueError
-        BeepLayout.from_dict(layout)
-    except ValueError:
+    if valid:
+        try:
+            BeepLayout.from_dict(layout)
+        except ValueError:
+            valid = False
+    if not valid:
         raise ValidationError("data.beep_layout.gap_s", gap, "must be [shortest, longest] seconds with "
-                                                             "0.2 <= shortest <= longest <= 1.0") from None
+                                                             "0.2 <= shortest <= longest <= 1.0")
 
 
 def _check_pattern_weights(cfg: dict) -> None:
     """data.pattern_weights: positive factors keyed by tones patterns."""
     from ..worlds.tones import PATTERNS
 
-    weights = cfg["data"]["pattern_weights"]
+    weights = _tones_mapping(cfg, "pattern_weights", "{pattern: factor}, e.g. {beeps: 2}")
     if weights is None:
         return
-    if cfg["data"].get("world") != "tones":
-        raise ValidationError("data.pattern_weights", weights, "is for the tones world")
-    if not isinstance(weights, dict):
-        raise ValidationError("data.pattern_weights", weights, "must be a mapping {pattern: factor}, e.g. {beeps: 2}")
     for key, value in weights.items():
         if key not in PATTERNS:
             raise ValidationError("data.pattern_weights", weights, f"keys must be patterns: {', '.join(PATTERNS)}")
