@@ -22,7 +22,8 @@ DEFAULTS = {
              "frames": 16, "size": 64, "fps": 8,
              "pattern_weights": None,  # tones: {pattern: factor} on the world's pattern mix, e.g. {beeps: 2}
              # tones: {from_start: bool, gap_s: [shortest, longest]} places each group of beeps (BeepLayout)
-             "beep_layout": None},
+             "beep_layout": None,
+             "grammar": "base"},  # tones: base or wide (more words, captions that leave pitch/timbre unnamed)
     "mel": {},
     # sentence_token: MiniLM's mean-pooled sentence embedding as one more conditioning token; p_sentence_only:
     # share of captioned samples whose word tokens are swapped for the empty prompt's, leaving only that token
@@ -130,6 +131,20 @@ def _check_beep_layout(cfg: dict) -> None:
                                                              "0.2 <= shortest <= longest <= 1.0")
 
 
+def _check_grammar(cfg: dict) -> None:
+    """data.grammar: base for every world; wide for tones, where it cannot pair reversed clips."""
+    from ..worlds.tones import GRAMMARS
+
+    grammar = cfg["data"]["grammar"]
+    if grammar not in GRAMMARS:
+        raise ValidationError("data.grammar", grammar, f"must be one of: {', '.join(GRAMMARS)}")
+    if grammar == "wide" and cfg["data"].get("world") != "tones":
+        raise ValidationError("data.grammar", grammar, "wide is for the tones world")
+    if grammar == "wide" and cfg["denoiser"]["pair_reversed"]:
+        raise ValidationError("data.grammar", grammar, "wide cannot be combined with denoiser.pair_reversed, "
+                                                       "whose reversed captions come from the base grammar")
+
+
 def _check_pattern_weights(cfg: dict) -> None:
     """data.pattern_weights: positive factors keyed by tones patterns."""
     from ..worlds.tones import PATTERNS
@@ -191,6 +206,7 @@ def load_config(path: str | Path, modality: str | None = None) -> dict:
     _check_text(cfg)
     _check_pattern_weights(cfg)
     _check_beep_layout(cfg)
+    _check_grammar(cfg)
     if cfg["vocoder"]["ship"] not in ("auto", "hifigan", "griffin-lim"):
         raise ValidationError("vocoder.ship", cfg["vocoder"]["ship"], "must be auto, hifigan or griffin-lim")
     cfg["name"] = Path(path).stem

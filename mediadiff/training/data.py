@@ -50,7 +50,7 @@ def _tones(cfg: dict) -> tuple[list[np.ndarray], list[list[str]], list[dict]]:
     for _ in range(int(d["clips"])):
         spec = tones.sample_spec(rng, include_held_out=False, pattern_weights=d["pattern_weights"])
         waves.append(tones.render(spec, seconds=float(d["seconds"]), sample_rate=sr, rng=rng, layout=layout))
-        captions.append([tones.caption(spec, rng) for _ in range(int(d["captions_per_clip"]))])
+        captions.append([tones.caption(spec, rng, d["grammar"]) for _ in range(int(d["captions_per_clip"]))])
         specs.append({k: getattr(spec, k) for k in ("pattern", "pitch", "timbre", "beeps", "loudness")})
     return waves, captions, specs
 

@@ -403,23 +403,80 @@ _TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _templates(pattern: str) -> tuple[str, ...]:
-    """Templates for a pattern (rising and falling share the sweep templates)."""
-    return _TEMPLATES["sweep" if pattern in ("rising", "falling") else pattern]
+GRAMMARS: tuple[str, ...] = ("base", "wide")
+
+# The wide grammar (`grammar="wide"`): more nouns and phrasings per pattern, and captions that leave the pitch
+# and/or the timbre unnamed, as people write them ("three short high beeps"). Its words were chosen without
+# reading the free-paraphrase eval set, and it uses no word of that set that the base grammar lacks
+# (tests/worlds/test_tones.py checks), so the paraphrases stay unseen in training.
+# Keys name what a template names besides the pattern: P the pitch, T the timbre.
+_WIDE_TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
+    "steady": {
+        "PT": ("a {L}{P} {T} drone", "a {L}constant {P} {T} {S}", "a long, steady {L}{P} {T} {S}",
+               "a continuous {L}{T} {S} at {Pn} pitch"),
+        "P": ("a {L}steady {P} {S}", "a {L}constant {P} {S}", "a long, continuous {L}{P} {S}",
+              "a {L}{P} {S}, held steady"),
+        "T": ("a {L}steady {T} {S}", "a {L}constant {T} {S}", "a continuous {L}{T} {S}"),
+        "": ("a {L}steady {S}", "a {L}constant {S}", "a long, continuous {L}{S}"),
+    },
+    "beeps": {
+        "PT": ("{N} brief {L}{P} {T} {B}", "{L}{T} {B} at {Pn} pitch, {X}"),
+        "P": ("{N} short {L}{P} {B}", "{N} {L}{B} at {Pn} pitch", "{L}{P} {B}, {X}"),
+        "T": ("{N} short {L}{T} {B}", "{N} brief {L}{T} {B}"),
+        "": ("{N} short {L}{B}", "{N} brief {L}{B}", "{L}{B}, {X}"),
+    },
+    "sweep": {
+        "PT": ("a {L}{D} {P} {T} glissando", "a {L}{P} {T} note bending {V}", "a {L}{P} {T} tone gliding {V}"),
+        "P": ("a {L}{D} {P} sweep", "a {L}{P} note gliding {V}", "a {L}{D} {P} glissando"),
+        "T": ("a {L}{D} {T} sweep", "a {L}{T} note sweeping {V}", "a {L}{T} tone bending {V}"),
+        "": ("a {L}{D} sweep", "a {L}{D} glissando", "a {L}note bending {V}", "a {L}tone gliding {V}"),
+    },
+    "noise": {"": ("a {L}rush of noise", "{L}crackling noise", "a {L}blast of random noise", "{L}sizzling noise",
+                   "a {L}fizz of noise")},
+    "drum": {"": ("a {L}bang on a drum", "a {L}booming drum stroke", "a {L}knock on a drum", "a {L}drum beat",
+                  "a {L}percussion hit")},
+}
+_WIDE_WORDS = {"S": ("tone", "note", "drone"), "B1": ("beep", "bleep", "pulse", "pip"),
+               "B": ("beeps", "bleeps", "pulses", "pips"),
+               "T": {"pure": ("mellow",), "buzzy": ("reedy",), "bright": ("brassy",)}}
+# How often a wide caption names both, only the pitch, only the timbre or neither (pitched patterns).
+_NAMED_MASS = (("PT", 0.6), ("P", 0.2), ("T", 0.1), ("", 0.1))
 
 
-def _slot_options(spec: ToneSpec) -> dict[str, tuple[str, ...]]:
+def _group(pattern: str) -> str:
+    """The template group of a pattern (rising and falling share the sweep templates)."""
+    return "sweep" if pattern in ("rising", "falling") else pattern
+
+
+def _named(spec: ToneSpec) -> str:
+    """What a spec names besides its pattern: 'PT', 'P', 'T' or ''."""
+    return ("P" if spec.pitch else "") + ("T" if spec.timbre else "")
+
+
+def _templates(spec: ToneSpec, grammar: str = "base") -> tuple[str, ...]:
+    """Templates that name exactly what `spec` names; the base grammar has complete specs only."""
+    base = _TEMPLATES[_group(spec.pattern)] if spec.complete else ()
+    if grammar == "base":
+        return base
+    return base + _WIDE_TEMPLATES[_group(spec.pattern)].get(_named(spec), ())
+
+
+def _slot_options(spec: ToneSpec, grammar: str = "base") -> dict[str, tuple[str, ...]]:
     """Word options for every slot the spec can fill."""
+    wide = grammar == "wide"
     opts = {"L": _LOUD_WORDS[spec.loudness]}
     if spec.pitch is not None:
         opts.update(P=_PITCH_WORDS[spec.pitch], Pn=_PITCH_NOUNS[spec.pitch])
     if spec.timbre is not None:
-        opts.update(T=_TIMBRE_WORDS[spec.timbre], Ta=_TIMBRE_ADJ[spec.timbre])
+        opts.update(T=_TIMBRE_WORDS[spec.timbre] + (_WIDE_WORDS["T"][spec.timbre] if wide else ()),
+                    Ta=_TIMBRE_ADJ[spec.timbre])
     if spec.beeps is not None:
-        opts.update(N=_COUNT_WORDS[spec.beeps], X=_TIMES_WORDS[spec.beeps],
-                    B=("beep",) if spec.beeps == 1 else ("beeps",))
+        nouns = (("beep",), ("beeps",)) if not wide else (_WIDE_WORDS["B1"], _WIDE_WORDS["B"])
+        opts.update(N=_COUNT_WORDS[spec.beeps], X=_TIMES_WORDS[spec.beeps], B=nouns[spec.beeps > 1])
     if spec.pattern in _DIRECTION_ADJ:
         opts.update(D=_DIRECTION_ADJ[spec.pattern], V=_DIRECTION_ADV[spec.pattern])
+    if wide:
+        opts.update(S=_WIDE_WORDS["S"])
     return opts
 
 
@@ -442,18 +499,34 @@ def _require_complete(spec: ToneSpec) -> None:
         raise ValueError(f"cannot caption an incomplete spec: {spec}")
 
 
-def caption(spec: ToneSpec, rng: Rng) -> str:
-    """Sample one grammar caption for spec (template and each slot chosen uniformly)."""
+def _check_grammar(grammar: str) -> None:
+    """Raise ValueError unless grammar is one of GRAMMARS."""
+    _check(grammar, GRAMMARS, "grammar")
+
+
+def _unnamed(spec: ToneSpec, rng: Rng) -> ToneSpec:
+    """`spec` with its pitch and/or timbre left unnamed at the wide grammar's rates (pitched patterns only)."""
+    if spec.pattern in UNPITCHED_PATTERNS:
+        return spec
+    named = _weighted_pick(rng, [k for k, _ in _NAMED_MASS], [m for _, m in _NAMED_MASS])
+    return replace(spec, pitch=spec.pitch if "P" in named else None, timbre=spec.timbre if "T" in named else None)
+
+
+def caption(spec: ToneSpec, rng: Rng, grammar: str = "base") -> str:
+    """Sample one caption for a complete spec (template and each slot chosen uniformly); the wide grammar may
+    leave the pitch and/or timbre unnamed (parse_caption then gives the spec without them)."""
     _require_complete(spec)
-    template = _pick(rng, _templates(spec.pattern))
-    opts = _slot_options(spec)
+    _check_grammar(grammar)
+    named = _unnamed(spec, rng) if grammar == "wide" else spec
+    template = _pick(rng, _templates(named, grammar))
+    opts = _slot_options(named, grammar)
     return _fill(template, {s: _pick(rng, opts[s]) for s in _slots(template)})
 
 
 def _realise(spec: ToneSpec, template_index: int, variant: int = 0) -> str:
     """A deterministic caption: given template, variant-th option of each slot (cyclic)."""
     _require_complete(spec)
-    templates = _templates(spec.pattern)
+    templates = _templates(spec)
     template = templates[template_index % len(templates)]
     opts = _slot_options(spec)
     return _fill(template, {s: opts[s][variant % len(opts[s])] for s in _slots(template)})
@@ -464,11 +537,14 @@ def canonical_caption(spec: ToneSpec) -> str:
     return _realise(spec, 0, 0)
 
 
-def all_captions(spec: ToneSpec) -> Iterator[str]:
-    """Every caption the grammar can produce for spec (at most a few dozen)."""
-    _require_complete(spec)
-    opts = _slot_options(spec)
-    for template in _templates(spec.pattern):
+def all_captions(spec: ToneSpec, grammar: str = "base") -> Iterator[str]:
+    """Every caption the grammar can produce for a complete spec naming all it has (a few dozen); in the wide
+    grammar `spec` may also leave its pitch and/or timbre unnamed."""
+    _check_grammar(grammar)
+    if grammar == "base":
+        _require_complete(spec)
+    opts = _slot_options(spec, grammar)
+    for template in _templates(spec, grammar):
         names = _slots(template)
         for words in itertools.product(*(opts[s] for s in names)):
             yield _fill(template, dict(zip(names, words)))
@@ -479,11 +555,14 @@ _WORD_PITCH = {w: p for p, ws in _PITCH_WORDS.items() for w in ws} | {"middle": 
 _WORD_TIMBRE = {w: t for t, ws in _TIMBRE_WORDS.items() for w in ws}
 _WORD_LOUD = {"quiet": "quiet", "soft": "quiet", "loud": "loud"}
 _WORD_COUNT = {"one": 1, "single": 1, "once": 1, "two": 2, "pair": 2, "twice": 2, "three": 3, "four": 4}
+_WORD_TIMBRE |= {w: t for t, ws in _WIDE_WORDS["T"].items() for w in ws}
 _WORD_PATTERN = (
-    {"noise": "noise", "drum": "drum", "beep": "beeps", "beeps": "beeps", "beeping": "beeps"}
+    {"noise": "noise", "drum": "drum", "percussion": "drum", "beeping": "beeps"}
+    | {w: "beeps" for w in _WIDE_WORDS["B1"] + _WIDE_WORDS["B"]}
     | {w: d for d, ws in _DIRECTION_ADJ.items() for w in ws}
     | {w: d for d, ws in _DIRECTION_ADV.items() for w in ws}
 )
+_WORD_STEADY = {"steady", "sustained", "constant", "continuous", "drone"}  # name the pattern when nothing else does
 _TOKEN = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
 
@@ -502,7 +581,7 @@ def parse_caption(text: str) -> ToneSpec:
     timbre = _only([_WORD_TIMBRE[w] for w in words if w in _WORD_TIMBRE], "timbre")
     loudness = _only([_WORD_LOUD[w] for w in words if w in _WORD_LOUD], "loudness")
     pattern = _only([_WORD_PATTERN[w] for w in words if w in _WORD_PATTERN], "pattern")
-    if pattern is None and (pitch or timbre):
+    if pattern is None and (pitch or timbre or _WORD_STEADY.intersection(words)):
         pattern = "steady"  # a pitched caption without beeps or direction words
     if pattern is None:
         raise ValueError(f"caption names no pattern: {text!r}")

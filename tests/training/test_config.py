@@ -54,6 +54,10 @@ def test_pair_reversed_needs_a_world(tmp_path):
     ("data: {world: tones, beep_layout: {gap_s: 0.3}}", "invalid data.beep_layout.gap_s=0.3: must be [shortest,"),
     ("data: {world: tones, beep_layout: {start: true}}", "invalid data.beep_layout={'start': True}: must be a"),
     ("data: {folder: x, beep_layout: {from_start: true}}", "invalid data.beep_layout={'from_start': True}: is for"),
+    ("data: {world: tones, grammar: broad}", "invalid data.grammar='broad': must be one of: base, wide"),
+    ("data: {folder: x, grammar: wide}", "invalid data.grammar='wide': wide is for the tones world"),
+    ("data: {world: tones, grammar: wide}\ndenoiser: {pair_reversed: true}",
+     "invalid data.grammar='wide': wide cannot be combined with denoiser.pair_reversed"),
 ])
 def test_text_and_pattern_options_are_checked(tmp_path, yaml_text, message):
     from mediadiff import ValidationError

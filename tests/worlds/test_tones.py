@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import random
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,6 +19,17 @@ SR = T.SAMPLE_RATE
 def _grammar_captions() -> set[str]:
     """Every caption the grammar can produce, over the whole world."""
     return {c for spec in T.all_specs() for c in T.all_captions(spec)}
+
+
+def _named_variants(spec: ToneSpec) -> list[ToneSpec]:
+    """`spec` and, for pitched patterns, the spec with its pitch and/or timbre unnamed."""
+    if spec.pattern in T.UNPITCHED_PATTERNS:
+        return [spec]
+    return [spec, replace(spec, pitch=None), replace(spec, timbre=None), replace(spec, pitch=None, timbre=None)]
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+(?:-[a-z]+)*", text.lower()))
 
 
 # --------------------------------------------------------------------------- specs
@@ -248,6 +260,58 @@ def test_caption_style():
     assert any(w in t for t in beeps for w in ("three", "twice"))  # counts in words
     assert T.canonical_caption(ToneSpec("beeps", "high", "buzzy", 3)) == "three short high buzzy beeps"
     assert T.canonical_caption(ToneSpec("drum", loudness="loud")) == "a loud drum hit"
+
+
+def test_every_wide_grammar_caption_parses_back_to_what_it_names():
+    total = 0
+    for spec in T.all_specs():
+        for named in _named_variants(spec):
+            captions = list(T.all_captions(named, "wide"))
+            assert len(captions) == len(set(captions)) >= 3, named
+            for text in captions:
+                assert T.parse_caption(text) == named, text
+            total += len(captions)
+    assert total > 50_000
+
+
+def test_wide_captions_leave_pitch_and_timbre_unnamed_at_their_rates():
+    rng = np.random.default_rng(3)
+    named = collections.Counter()
+    for _ in range(4000):
+        spec = T.sample_spec(rng)
+        text = T.caption(spec, rng, "wide")
+        parsed = T.parse_caption(text)
+        assert parsed.pattern == spec.pattern and parsed.beeps == spec.beeps and parsed.loudness == spec.loudness
+        assert parsed.pitch in (None, spec.pitch) and parsed.timbre in (None, spec.timbre), text
+        assert not re.search(r"\ba [aeiou]|\s{2}|^\s|\s$|\d| ,", text), text
+        if spec.pattern in T.PITCHED_PATTERNS:
+            named[("P" if parsed.pitch else "") + ("T" if parsed.timbre else "")] += 1
+    total = sum(named.values())
+    for key, share in (("PT", 0.6), ("P", 0.2), ("T", 0.1), ("", 0.1)):
+        assert abs(named[key] / total - share) < 0.03, (key, named)
+
+
+def test_the_wide_grammar_adds_no_word_of_the_paraphrase_eval():
+    base = set().union(*map(_words, _grammar_captions()))
+    wide = set()
+    for spec in T.all_specs(include_held_out=False):
+        for named in _named_variants(spec):
+            wide |= set().union(*map(_words, T.all_captions(named, "wide")))
+    paraphrase_words = set().union(*(_words(t) for t, _ in T.eval_prompts("paraphrase")))
+    added = wide - base
+    assert {"drone", "pulses", "glissando", "crackling", "percussion"} <= added
+    assert not added & paraphrase_words
+
+
+def test_the_base_grammar_is_the_default_and_unchanged_by_the_wide_one():
+    a, b = random.Random(5), random.Random(5)
+    specs = [T.sample_spec(a) for _ in range(50)]
+    assert [T.caption(s, a) for s in specs] == [T.caption(s, b, "base") for s in [T.sample_spec(b) for _ in range(50)]]
+    assert T.caption(ToneSpec("steady", "low", "pure"), random.Random(0)) in set(T.all_captions(ToneSpec("steady", "low", "pure")))
+    with pytest.raises(ValueError, match="grammar"):
+        T.caption(ToneSpec("steady", "low", "pure"), random.Random(0), "broad")
+    with pytest.raises(ValueError, match="incomplete"):
+        list(T.all_captions(ToneSpec("steady", "low"), "base"))
 
 
 def test_caption_and_parse_errors():
