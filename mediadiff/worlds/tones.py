@@ -440,7 +440,7 @@ _WIDE_WORDS = {"S": ("tone", "note", "drone"), "B1": ("beep", "bleep", "pulse", 
                "B": ("beeps", "bleeps", "pulses", "pips"),
                "T": {"pure": ("mellow",), "buzzy": ("reedy",), "bright": ("brassy",)}}
 # How often a wide caption names both, only the pitch, only the timbre or neither (pitched patterns).
-_NAMED_MASS = (("PT", 0.6), ("P", 0.2), ("T", 0.1), ("", 0.1))
+_NAMED_MASS = {"PT": 0.6, "P": 0.2, "T": 0.1, "": 0.1}
 
 
 def _group(pattern: str) -> str:
@@ -508,7 +508,7 @@ def _unnamed(spec: ToneSpec, rng: Rng) -> ToneSpec:
     """`spec` with its pitch and/or timbre left unnamed at the wide grammar's rates (pitched patterns only)."""
     if spec.pattern in UNPITCHED_PATTERNS:
         return spec
-    named = _weighted_pick(rng, [k for k, _ in _NAMED_MASS], [m for _, m in _NAMED_MASS])
+    named = _weighted_pick(rng, tuple(_NAMED_MASS), list(_NAMED_MASS.values()))
     return replace(spec, pitch=spec.pitch if "P" in named else None, timbre=spec.timbre if "T" in named else None)
 
 
@@ -552,10 +552,10 @@ def all_captions(spec: ToneSpec, grammar: str = "base") -> Iterator[str]:
 
 # Word -> attribute value for parsing; multi-word slot options contribute their key word.
 _WORD_PITCH = {w: p for p, ws in _PITCH_WORDS.items() for w in ws} | {"middle": "medium"}
-_WORD_TIMBRE = {w: t for t, ws in _TIMBRE_WORDS.items() for w in ws}
+_WORD_TIMBRE = {w: t for t, ws in _TIMBRE_WORDS.items() for w in ws} | {
+    w: t for t, ws in _WIDE_WORDS["T"].items() for w in ws}
 _WORD_LOUD = {"quiet": "quiet", "soft": "quiet", "loud": "loud"}
 _WORD_COUNT = {"one": 1, "single": 1, "once": 1, "two": 2, "pair": 2, "twice": 2, "three": 3, "four": 4}
-_WORD_TIMBRE |= {w: t for t, ws in _WIDE_WORDS["T"].items() for w in ws}
 _WORD_PATTERN = (
     {"noise": "noise", "drum": "drum", "percussion": "drum", "beeping": "beeps"}
     | {w: "beeps" for w in _WIDE_WORDS["B1"] + _WIDE_WORDS["B"]}
