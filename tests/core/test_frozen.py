@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mediadiff.core.denoisers import Conditioned
-from mediadiff.core.frozen import FrozenDenoiser
+from mediadiff.core.frozen import FrozenDenoiser, temporal_convs_as_conv2d
 from mediadiff.errors import ValidationError
 
 
@@ -60,3 +60,34 @@ def test_jit_is_for_cpus(tiny_models):
     pipe.device = torch.device("cuda")  # only the device check runs: no GPU is touched
     with pytest.raises(ValidationError, match="jit"):
         pipe.enable_jit()
+
+
+def test_frames_only_conv3d_layers_run_as_conv2d_with_the_same_sums_and_are_restored():
+    torch.manual_seed(0)
+    temporal = torch.nn.Conv3d(6, 5, (3, 1, 1), padding=(1, 0, 0))  # as in UNet3D's temporal convolutions
+    spatial = torch.nn.Conv3d(5, 4, 3, padding=1)
+    model = torch.nn.Sequential(temporal, spatial)
+    x = torch.randn(2, 6, 7, 5, 3)  # (B, C, F, H, W)
+    with torch.no_grad():
+        expected = model(x)
+        with temporal_convs_as_conv2d(model):
+            assert "forward" in vars(temporal) and "forward" not in vars(spatial)  # only frames-only kernels
+            swapped = model(x)
+    torch.testing.assert_close(swapped, expected, rtol=1e-5, atol=1e-6)
+    assert "forward" not in vars(temporal)  # the module is left as it was
+    assert set(model.state_dict()) == {"0.weight", "0.bias", "1.weight", "1.bias"}
+
+
+def test_frozen_modelscope_unet_traces_its_temporal_convs_as_conv2d(tiny_models):
+    pipe = _pipeline(tiny_models["modelscope"])
+    x, emb = _inputs(pipe)
+    t = torch.tensor(500)
+    frozen = FrozenDenoiser(pipe.unet)
+    with torch.no_grad():
+        out = frozen(x, t, emb)
+        expected = Conditioned(pipe.unet)(x, t, emb)
+    graph = next(iter(frozen.graphs.values())).graph
+    weights = [n.inputsAt(1).toIValue() for n in graph.nodes() if n.kind() == "aten::_convolution"]
+    assert sum(w.dim() == 4 for w in weights) >= 8  # the temporal convs among the 2-D kernels ...
+    assert not any(w.dim() == 5 for w in weights)  # ... and no 3-D kernel left in the graph
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
