@@ -550,6 +550,19 @@ def all_captions(spec: ToneSpec, grammar: str = "base") -> Iterator[str]:
             yield _fill(template, dict(zip(names, words)))
 
 
+def vocabulary(grammar: str = "base") -> set[str]:
+    """Every word the grammar's captions use, over the whole world (held-out specs included)."""
+    words: set[str] = set()
+    for spec in all_specs():
+        named = [spec]
+        if grammar == "wide" and spec.pattern in PITCHED_PATTERNS:
+            named += [replace(spec, pitch=None), replace(spec, timbre=None), replace(spec, pitch=None, timbre=None)]
+        for variant in named:
+            for text in all_captions(variant, grammar):
+                words.update(_TOKEN.findall(text))
+    return words
+
+
 # Word -> attribute value for parsing; multi-word slot options contribute their key word.
 _WORD_PITCH = {w: p for p, ws in _PITCH_WORDS.items() for w in ws} | {"middle": "medium"}
 _WORD_TIMBRE = {w: t for t, ws in _TIMBRE_WORDS.items() for w in ws} | {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -92,3 +93,16 @@ def test_shipped_tones_model_meets_the_targets():
     missed = [t for t in report.targets() if not t["met"]]
     assert len(report.targets()) == len(TONES_TARGETS)
     assert not missed, report.table()
+
+
+def test_the_blind_tones_prompts_load_and_lie_outside_the_wide_grammar():
+    """configs/eval/tones-fresh-paraphrases.jsonl: free prompts written without seeing the grammar (the card)."""
+    from mediadiff.checkpoints.presets import repo_path
+    from mediadiff.worlds import tones
+
+    items = read_prompts(suite("audio"), repo_path("configs/eval/tones-fresh-paraphrases.jsonl"))
+    assert len(items) == 24 and {item.split for item in items} == {"fresh_paraphrase"}
+    assert set(tones.PATTERNS) <= {item.spec.pattern for item in items}
+    vocabulary = tones.vocabulary("wide")
+    for item in items:
+        assert set(re.findall(r"[a-z]+(?:-[a-z]+)*", item.prompt.lower())) - vocabulary, item.prompt

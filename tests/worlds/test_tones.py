@@ -293,10 +293,12 @@ def test_wide_captions_leave_pitch_and_timbre_unnamed_at_their_rates():
 
 def test_the_wide_grammar_adds_no_word_of_the_paraphrase_eval():
     base = set().union(*map(_words, _grammar_captions()))
+    assert T.vocabulary("base") == base
     wide = set()
-    for spec in T.all_specs(include_held_out=False):
+    for spec in T.all_specs():
         for named in _named_variants(spec):
             wide |= set().union(*map(_words, T.all_captions(named, "wide")))
+    assert T.vocabulary("wide") == wide
     paraphrase_words = set().union(*(_words(t) for t, _ in T.eval_prompts("paraphrase")))
     added = wide - base
     assert {"drone", "pulses", "glissando", "crackling", "percussion"} <= added
