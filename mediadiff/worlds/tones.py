@@ -550,17 +550,18 @@ def all_captions(spec: ToneSpec, grammar: str = "base") -> Iterator[str]:
             yield _fill(template, dict(zip(names, words)))
 
 
+def captionable(spec: ToneSpec, grammar: str = "base") -> list[ToneSpec]:
+    """`spec` and, in the wide grammar, the partial specs its captions may name instead (pitch and/or timbre
+    unnamed)."""
+    if grammar == "base" or spec.pattern in UNPITCHED_PATTERNS:
+        return [spec]
+    return [spec, replace(spec, pitch=None), replace(spec, timbre=None), replace(spec, pitch=None, timbre=None)]
+
+
 def vocabulary(grammar: str = "base") -> set[str]:
     """Every word the grammar's captions use, over the whole world (held-out specs included)."""
-    words: set[str] = set()
-    for spec in all_specs():
-        named = [spec]
-        if grammar == "wide" and spec.pattern in PITCHED_PATTERNS:
-            named += [replace(spec, pitch=None), replace(spec, timbre=None), replace(spec, pitch=None, timbre=None)]
-        for variant in named:
-            for text in all_captions(variant, grammar):
-                words.update(_TOKEN.findall(text))
-    return words
+    return {word for spec in all_specs() for named in captionable(spec, grammar)
+            for text in all_captions(named, grammar) for word in _TOKEN.findall(text)}
 
 
 # Word -> attribute value for parsing; multi-word slot options contribute their key word.
