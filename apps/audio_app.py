@@ -18,9 +18,9 @@ from apps import common
 from mediadiff.core.schedulers import SCHEDULERS
 from mediadiff.validation import audio_request
 
-EXAMPLES = [  # prompts the shipped `tones` model was trained to follow
+EXAMPLES = [  # prompts the shipped `tones` model follows
     "three short high beeps",
-    "a low bright sweep rising",
+    "a low bright sweep rising",  # a held-out combination: never in a training caption
     "a steady medium pure tone",
     "a loud drum hit",
 ]
