@@ -106,3 +106,10 @@ def test_the_blind_tones_prompts_load_and_lie_outside_the_wide_grammar():
     vocabulary = tones.vocabulary("wide")
     for item in items:
         assert set(re.findall(r"[a-z]+(?:-[a-z]+)*", item.prompt.lower())) - vocabulary, item.prompt
+
+
+@pytest.mark.parametrize("name,count", [("shapes-directions.txt", 6), ("shapes-colour-words.jsonl", 29)])
+def test_the_shapes_prompt_files_in_configs_eval_load(name, count):
+    from mediadiff.checkpoints.presets import repo_path
+
+    assert len(read_prompts(suite("video"), repo_path(f"configs/eval/{name}"))) == count
