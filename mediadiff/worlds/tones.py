@@ -499,11 +499,6 @@ def _require_complete(spec: ToneSpec) -> None:
         raise ValueError(f"cannot caption an incomplete spec: {spec}")
 
 
-def _check_grammar(grammar: str) -> None:
-    """Raise ValueError unless grammar is one of GRAMMARS."""
-    _check(grammar, GRAMMARS, "grammar")
-
-
 def _unnamed(spec: ToneSpec, rng: Rng) -> ToneSpec:
     """`spec` with its pitch and/or timbre left unnamed at the wide grammar's rates (pitched patterns only)."""
     if spec.pattern in UNPITCHED_PATTERNS:
@@ -516,7 +511,7 @@ def caption(spec: ToneSpec, rng: Rng, grammar: str = "base") -> str:
     """Sample one caption for a complete spec (template and each slot chosen uniformly); the wide grammar may
     leave the pitch and/or timbre unnamed (parse_caption then gives the spec without them)."""
     _require_complete(spec)
-    _check_grammar(grammar)
+    _check(grammar, GRAMMARS, "grammar")
     named = _unnamed(spec, rng) if grammar == "wide" else spec
     template = _pick(rng, _templates(named, grammar))
     opts = _slot_options(named, grammar)
@@ -540,7 +535,7 @@ def canonical_caption(spec: ToneSpec) -> str:
 def all_captions(spec: ToneSpec, grammar: str = "base") -> Iterator[str]:
     """Every caption the grammar can produce for a complete spec naming all it has (a few dozen); in the wide
     grammar `spec` may also leave its pitch and/or timbre unnamed."""
-    _check_grammar(grammar)
+    _check(grammar, GRAMMARS, "grammar")
     if grammar == "base":
         _require_complete(spec)
     opts = _slot_options(spec, grammar)
