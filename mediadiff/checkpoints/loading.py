@@ -314,8 +314,10 @@ def load_checkpoint(model: str | os.PathLike, allow_pickle: bool = False,
 
 
 def save_checkpoint(directory: str | os.PathLike, modality: str, components: dict[str, Any],
-                    defaults: dict | None = None, references: dict[str, dict] | None = None) -> Path:
-    """Write a mediadiff pipeline folder (diffusers layout, safetensors), atomically."""
+                    defaults: dict | None = None, references: dict[str, dict] | None = None,
+                    training: dict | None = None) -> Path:
+    """Write a mediadiff pipeline folder (diffusers layout, safetensors), atomically; `training` (how far the
+    run that made it had got) goes into model_index.json as `_training`."""
     import torch
 
     from .. import __version__
@@ -340,6 +342,8 @@ def save_checkpoint(directory: str | os.PathLike, modality: str, components: dic
             else:
                 module.save_pretrained(str(sub))
         index["defaults"] = defaults or {}
+        if training:
+            index["_training"] = training
         (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
         if target.exists():
             shutil.rmtree(target)

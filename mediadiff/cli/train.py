@@ -65,5 +65,8 @@ def run(args) -> int:
         return 0
     done = ", ".join(f"{s['stage']} {s['step']}/{s['of']} ({s['train_wall_s']:.0f} s)" for s in summary["stages"])
     where = summary["pipeline"] or "not yet (resume to finish)"
+    trained = summary["pipeline_training"]
+    if trained and trained["denoiser_step"] < trained["denoiser_steps"]:
+        where += f" (denoiser step {trained['denoiser_step']} of {trained['denoiser_steps']}; resume to finish)"
     emit(args, summary, f"trained {done}; pipeline: {where}")
     return 0

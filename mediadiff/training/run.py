@@ -14,7 +14,7 @@ from ..validation import Limits
 from . import stages as st
 from ..checkpoints.loading import MINILM_REFERENCE
 from .data import Prepared, caption_bank, load_or_build, mel_config, minilm, reversed_captions
-from .loop import final_dir, read_trainer_state, train
+from .loop import final_dir, read_trainer_state, stage_dir, train
 
 STAGES_OF = {"audio": ("vae", "vocoder", "denoiser"), "video": ("vae", "denoiser")}
 
@@ -124,14 +124,20 @@ def pipeline_from(cfg: dict, run_dir: Path, unet, text):
     return pipe.to(next(unet.parameters()).device)
 
 
-def assemble(cfg: dict, run_dir: Path, text) -> Path:
-    """Write RUN/pipeline: a normal mediadiff checkpoint with MiniLM referenced, not copied."""
+def assemble(cfg: dict, run_dir: Path, text) -> tuple[Path, dict]:
+    """Write RUN/pipeline, a normal mediadiff checkpoint with MiniLM referenced, not copied, from the denoiser's
+    final weights; after a sitting that stopped early, from its last checkpoint's EMA weights, so that a run can
+    be sampled and evaluated between sittings. Returns the folder and how far the denoiser had trained."""
     from diffusers import UNet2DConditionModel, UNetMotionModel
 
     cls = UNet2DConditionModel if cfg["modality"] == "audio" else UNetMotionModel
-    parts = components(cfg, run_dir, _load_final(run_dir, "denoiser", cls), text)
+    final = final_dir(run_dir, "denoiser")
+    weights = final if final.exists() else stage_dir(run_dir, "denoiser") / "checkpoint" / "ema"
+    trained = {"denoiser_step": read_trainer_state(stage_dir(run_dir, "denoiser"))["step"],
+               "denoiser_steps": int(cfg["denoiser"]["steps"])}
+    parts = components(cfg, run_dir, cls.from_pretrained(str(weights)).eval().requires_grad_(False), text)
     refs = {"text_encoder": MINILM_REFERENCE, "tokenizer": MINILM_REFERENCE}
-    return save_checkpoint(run_dir / "pipeline", cfg["modality"], parts, defaults_of(cfg), refs)
+    return save_checkpoint(run_dir / "pipeline", cfg["modality"], parts, defaults_of(cfg), refs, trained), trained
 
 
 def run_stage(name: str, cfg: dict, run_dir: Path, data: Prepared, *, resume: bool, stop_after: int | None,
@@ -162,8 +168,11 @@ def run_stage(name: str, cfg: dict, run_dir: Path, data: Prepared, *, resume: bo
         stage = st.denoiser_stage(cfg, data, latents, bank, rows, lambda unet: pipeline_from(cfg, run_dir, unet, text),
                                   reversal)
         train(stage, run_dir, **common)
-        if final_dir(run_dir, "denoiser").exists() and _state().is_main_process:
-            log(f"pipeline: {assemble(cfg, run_dir, text)}")
+        if read_trainer_state(stage_dir(run_dir, "denoiser")) and _state().is_main_process:
+            path, trained = assemble(cfg, run_dir, text)
+            done = trained["denoiser_step"] >= trained["denoiser_steps"]
+            log(f"pipeline: {path}" + ("" if done else f" (an EMA snapshot at denoiser step "
+                                                         f"{trained['denoiser_step']} of {trained['denoiser_steps']})"))
     state = read_trainer_state(run_dir / name)
     return {"stage": name, "step": state.get("step", 0), "of": int(cfg[name]["steps"]),
             "train_wall_s": state.get("wall_s", 0.0), "sitting_s": round(time.perf_counter() - started, 1)}
@@ -204,5 +213,7 @@ def run(cfg: dict, run_dir: str | Path, stage: str = "all", *, resume: bool = Fa
         summary["rank"] = state.process_index  # the CLI prints the main process's summary only
     state.wait_for_everyone()
     pipeline = run_dir / "pipeline"
-    summary["pipeline"] = str(pipeline) if (pipeline / "model_index.json").exists() else None
+    index = pipeline / "model_index.json"
+    summary["pipeline"] = str(pipeline) if index.exists() else None
+    summary["pipeline_training"] = json.loads(index.read_text()).get("_training") if index.exists() else None
     return summary
