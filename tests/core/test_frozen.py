@@ -91,3 +91,36 @@ def test_frozen_modelscope_unet_traces_its_temporal_convs_as_conv2d(tiny_models)
     assert sum(w.dim() == 4 for w in weights) >= 8  # the temporal convs among the 2-D kernels ...
     assert not any(w.dim() == 5 for w in weights)  # ... and no 3-D kernel left in the graph
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_short_attention_runs_as_matmuls_with_the_same_output_and_is_restored(tiny_models):
+    """While tracing, attention over few keys (frames, text tokens) uses diffusers' matmul processor; long key
+    sequences keep SDPA; the UNet's own processors come back afterwards."""
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    from mediadiff.core import frozen as fz
+
+    pipe = _pipeline(tiny_models["modelscope"])
+    x, emb = _inputs(pipe, batch=1)
+    x = torch.randn(2, x.shape[1], 4, 16, 16)  # 256 and 64 spatial keys, 4 frames, the text tokens
+    t = torch.tensor(500)
+    before = dict(pipe.unet.attn_processors)
+    assert {type(p) for p in before.values()} == {AttnProcessor2_0}
+    used = []
+
+    def counted(kind, processor):
+        def call(attn, hidden_states, encoder_hidden_states, *rest):
+            used.append((kind, fz._keys(hidden_states, encoder_hidden_states)))
+            return processor(attn, hidden_states, encoder_hidden_states, *rest)
+        return call
+
+    with torch.no_grad():
+        expected = Conditioned(pipe.unet)(x, t, emb)
+        with fz.short_attention_as_matmuls(pipe.unet):
+            for p in pipe.unet.attn_processors.values():
+                p.matmuls, p.fused = counted("matmuls", p.matmuls), counted("sdpa", p.fused)
+            out = Conditioned(pipe.unet)(x, t, emb)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    assert pipe.unet.attn_processors == before
+    assert {k for kind, k in used if kind == "matmuls"} == {4, emb.shape[1], 64}  # at most MATMUL_MAX_KEYS
+    assert {k for kind, k in used if kind == "sdpa"} == {256}
