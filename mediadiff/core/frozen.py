@@ -50,20 +50,34 @@ def temporal_convs_as_conv2d(module: torch.nn.Module):
             del conv.forward  # back to the class's forward: the module itself is left as it was
 
 
-# At or below this many keys an attention call runs as two batched matmuls and a softmax. On 2 CPU cores the
-# matmuls took 0.6x the time of PyTorch's flash kernel for 16 keys (temporal attention), 0.87x for 77 (text) and
-# 1.3x for 256 (spatial attention on 16x16 latents).
+# Attention runs as two batched matmuls and a softmax where that measured faster than PyTorch's CPU flash kernel
+# (2 CPU cores, fp32): few keys, a small score tensor, heads of 8 or more dimensions. The matmuls took 0.54-0.83x
+# flash's time for 16 keys (temporal attention) and 77 (text) with up to 1.3M scores and heads of 8-16
+# dimensions, 0.9-1.0x at 2-5M scores or 4-dimensional heads, and 3x at 128 keys with 4M scores, where the score
+# tensor no longer fits in cache; flash is faster from 256 keys.
 MATMUL_MAX_KEYS = 128
+MATMUL_MAX_SCORES = 1_500_000  # batch x heads x queries x keys
+MATMUL_MIN_HEAD_DIM = 8
 
 
-def _keys(hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None) -> int:
-    """Key sequence length of one attention call: (B, L, D) tokens, or (B, C, H, W) maps (H * W keys)."""
-    source = hidden_states if encoder_hidden_states is None else encoder_hidden_states
-    return source.shape[1] if source.ndim == 3 else source.shape[-2] * source.shape[-1]
+def _tokens(x: torch.Tensor) -> int:
+    """Sequence length of (B, L, D) tokens or (B, C, H, W) maps (H * W positions)."""
+    return x.shape[1] if x.ndim == 3 else x.shape[-2] * x.shape[-1]
+
+
+def _matmuls_faster(attn, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None) -> bool:
+    """Whether this call should run as plain matmuls: fp32 (diffusers' matmul processor rounds the scores of
+    lower precisions before the softmax, flash does not), no q/k norms (it skips them), a small problem."""
+    if hidden_states.dtype != torch.float32 or attn.norm_q is not None or attn.norm_k is not None:
+        return False
+    keys = _tokens(hidden_states if encoder_hidden_states is None else encoder_hidden_states)
+    scores = hidden_states.shape[0] * attn.heads * _tokens(hidden_states) * keys
+    head_dim = attn.inner_dim // attn.heads
+    return keys <= MATMUL_MAX_KEYS and scores <= MATMUL_MAX_SCORES and head_dim >= MATMUL_MIN_HEAD_DIM
 
 
 class _ShortKeysAsMatmuls:
-    """Attention processor used while tracing: diffusers' plain matmul-softmax processor for short key sequences,
+    """Attention processor used while tracing: diffusers' plain matmul-softmax processor where that is faster,
     the module's own SDPA processor otherwise (the choice is fixed per call site in the traced graph)."""
 
     def __init__(self, fused):
@@ -72,15 +86,15 @@ class _ShortKeysAsMatmuls:
         self.fused, self.matmuls = fused, AttnProcessor()
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None):
-        short = _keys(hidden_states, encoder_hidden_states) <= MATMUL_MAX_KEYS
-        return (self.matmuls if short else self.fused)(attn, hidden_states, encoder_hidden_states, attention_mask,
-                                                       temb)
+        faster = _matmuls_faster(attn, hidden_states, encoder_hidden_states)
+        return (self.matmuls if faster else self.fused)(attn, hidden_states, encoder_hidden_states, attention_mask,
+                                                        temb)
 
 
 @contextlib.contextmanager
 def short_attention_as_matmuls(module: torch.nn.Module):
-    """Within the block, attention layers of `module` that use diffusers' SDPA processor run short key
-    sequences as plain matmuls (the same sums up to float rounding); their processors are restored after."""
+    """Within the block, attention layers of `module` that use diffusers' SDPA processor run small fp32 problems
+    as plain matmuls (the same sums up to float rounding); their processors are restored after."""
     from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 
     layers = [(m, m.processor) for m in module.modules()

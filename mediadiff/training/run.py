@@ -131,10 +131,12 @@ def assemble(cfg: dict, run_dir: Path, text) -> tuple[Path, dict]:
     from diffusers import UNet2DConditionModel, UNetMotionModel
 
     cls = UNet2DConditionModel if cfg["modality"] == "audio" else UNetMotionModel
-    final = final_dir(run_dir, "denoiser")
-    weights = final if final.exists() else stage_dir(run_dir, "denoiser") / "checkpoint" / "ema"
     trained = {"denoiser_step": read_trainer_state(stage_dir(run_dir, "denoiser"))["step"],
                "denoiser_steps": int(cfg["denoiser"]["steps"])}
+    final = final_dir(run_dir, "denoiser")
+    # a final/ from before `denoiser.steps` was raised is older than the checkpoint of the sitting that continued it
+    done = final.exists() and trained["denoiser_step"] >= trained["denoiser_steps"]
+    weights = final if done else stage_dir(run_dir, "denoiser") / "checkpoint" / "ema"
     parts = components(cfg, run_dir, cls.from_pretrained(str(weights)).eval().requires_grad_(False), text)
     refs = {"text_encoder": MINILM_REFERENCE, "tokenizer": MINILM_REFERENCE}
     return save_checkpoint(run_dir / "pipeline", cfg["modality"], parts, defaults_of(cfg), refs, trained), trained

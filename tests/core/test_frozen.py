@@ -110,7 +110,7 @@ def test_short_attention_runs_as_matmuls_with_the_same_output_and_is_restored(ti
 
     def counted(kind, processor):
         def call(attn, hidden_states, encoder_hidden_states, *rest):
-            used.append((kind, fz._keys(hidden_states, encoder_hidden_states)))
+            used.append((kind, fz._tokens(hidden_states if encoder_hidden_states is None else encoder_hidden_states)))
             return processor(attn, hidden_states, encoder_hidden_states, *rest)
         return call
 
@@ -124,3 +124,21 @@ def test_short_attention_runs_as_matmuls_with_the_same_output_and_is_restored(ti
     assert pipe.unet.attn_processors == before
     assert {k for kind, k in used if kind == "matmuls"} == {4, emb.shape[1], 64}  # at most MATMUL_MAX_KEYS
     assert {k for kind, k in used if kind == "sdpa"} == {256}
+
+
+def test_only_small_fp32_attention_runs_as_matmuls():
+    from diffusers.models.attention_processor import Attention
+
+    from mediadiff.core.frozen import _matmuls_faster
+
+    attn = Attention(query_dim=16, heads=2, dim_head=8)
+    frames = torch.randn(512, 16, 16)  # temporal attention: 512 pixels x 16 frames, 0.26M scores
+    assert _matmuls_faster(attn, frames, None)
+    assert not _matmuls_faster(attn, frames.bfloat16(), None)  # the matmul processor rounds bf16 scores
+    assert not _matmuls_faster(attn, torch.randn(32, 256, 16), None)  # 256 keys: flash is faster
+    text = torch.randn(2, 77, 16)
+    assert _matmuls_faster(attn, torch.randn(32, 64, 16), text.repeat(16, 1, 1))  # 0.3M scores
+    assert not _matmuls_faster(attn, torch.randn(128, 256, 16), text.repeat(64, 1, 1))  # 5M scores
+    assert not _matmuls_faster(Attention(query_dim=16, heads=2, dim_head=8, qk_norm="layer_norm"), frames, None)
+    assert _matmuls_faster(attn, torch.randn(4, 16, 8, 8), None)  # (B, C, H, W) maps: 64 keys
+    assert not _matmuls_faster(Attention(query_dim=16, heads=4, dim_head=4), frames, None)  # 4-dimensional heads

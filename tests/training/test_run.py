@@ -41,3 +41,9 @@ def test_a_stopped_sitting_leaves_a_pipeline_of_its_last_checkpoint(tmp_path):
     shipped = _unet_weights(run_dir / "pipeline" / "unet")
     assert all(torch.equal(shipped[k], final[k]) for k in final)
     assert any(not torch.equal(shipped[k], snapshot[k]) for k in final)
+
+    cfg["denoiser"]["steps"] = 6  # a finished run continued for more steps: final/ is now the older weights
+    summary = run(cfg, run_dir, "denoiser", resume=True, stop_after=1, **quiet)
+    assert summary["pipeline_training"] == {"denoiser_step": 5, "denoiser_steps": 6}
+    ema = _unet_weights(run_dir / "denoiser" / "checkpoint" / "ema")
+    assert all(torch.equal(_unet_weights(run_dir / "pipeline" / "unet")[k], ema[k]) for k in ema)
