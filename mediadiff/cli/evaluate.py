@@ -46,6 +46,7 @@ def _int(name: str, value, lo: int, hi: int) -> int | None:
 
 def run(args) -> int:
     from ..checkpoints import inspect_limits, resolve
+    from ..checkpoints.loading import read_json
     from ..checkpoints.presets import default_model
     from ..evaluation.runner import SPLITS
 
@@ -60,7 +61,8 @@ def run(args) -> int:
         if s not in SPLITS:
             raise ValidationError("splits", args.splits, f"each must be one of {', '.join(SPLITS)}")
     model = args.model or default_model(args.modality)
-    limits = inspect_limits(*resolve(model))
+    path, preset = resolve(model)
+    limits = inspect_limits(path, preset)
     if limits.modality != args.modality:
         raise ValidationError("model", model, f"is a {limits.modality} model; use `mediadiff eval {limits.modality}`")
     if args.save is not None and Path(args.save).exists() and not Path(args.save).is_dir():
@@ -91,10 +93,13 @@ def run(args) -> int:
     with bar:
         report = evaluate(pipe, items, seeds=seeds, seed=seed, settings=settings, save_dir=args.save,
                           on_item=lambda n, total: bar.update(1))
-    result = report.to_json() | {"wall_s": round(time.perf_counter() - started, 1), "speed": speed}
+    trained = read_json(path / "model_index.json").get("_training")  # set by `mediadiff train` (learning curves)
+    result = report.to_json() | {"wall_s": round(time.perf_counter() - started, 1), "speed": speed,
+                                 "model_training": trained}
     if args.json:
         emit(args, result, "")
     else:
         print(report.table())
-        print(f"({len(report.results)} outputs of {model} in {result['wall_s']:.0f} s)")
+        at = f" at denoiser step {trained['denoiser_step']} of {trained['denoiser_steps']}" if trained else ""
+        print(f"({len(report.results)} outputs of {model}{at} in {result['wall_s']:.0f} s)")
     return 0

@@ -58,11 +58,13 @@ def test_eval_prints_a_table_and_json(trained):
     assert done.returncode == 0, done.stderr
     rows = [line.split()[0] for line in done.stdout.splitlines()]
     assert rows[0] == "split" and {"grammar", "held_out", "paraphrase"} <= set(rows)
+    assert "at denoiser step 4 of 4" in done.stdout.splitlines()[-1]  # which point of a learning curve it was
     done = _cli("eval", "audio", "--model", model, "--limit", "1", "--seeds", "2", "--splits", "held_out", "--json",
                 "--jit")
     report = json.loads(done.stdout)
     assert report["accuracy"]["held_out"]["pattern"]["total"] == 2 and len(report["results"]) == 2
     assert report["speed"]["jit"] is True
+    assert report["model_training"] == {"denoiser_step": 4, "denoiser_steps": 4}
 
 
 def test_eval_save_creates_its_folder(trained):
