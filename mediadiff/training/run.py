@@ -12,7 +12,7 @@ from ..checkpoints import save_checkpoint
 from ..errors import MediadiffError
 from ..validation import Limits
 from . import stages as st
-from ..checkpoints.loading import MINILM_REFERENCE
+from ..checkpoints.loading import MINILM_REFERENCE, read_json
 from .data import Prepared, caption_bank, load_or_build, mel_config, minilm, reversed_captions
 from .loop import final_dir, read_trainer_state, stage_dir, train
 
@@ -172,9 +172,7 @@ def run_stage(name: str, cfg: dict, run_dir: Path, data: Prepared, *, resume: bo
         train(stage, run_dir, **common)
         if read_trainer_state(stage_dir(run_dir, "denoiser")) and _state().is_main_process:
             path, trained = assemble(cfg, run_dir, text)
-            done = trained["denoiser_step"] >= trained["denoiser_steps"]
-            log(f"pipeline: {path}" + ("" if done else f" (an EMA snapshot at denoiser step "
-                                                         f"{trained['denoiser_step']} of {trained['denoiser_steps']})"))
+            log(f"pipeline: {path} (denoiser step {trained['denoiser_step']} of {trained['denoiser_steps']})")
     state = read_trainer_state(run_dir / name)
     return {"stage": name, "step": state.get("step", 0), "of": int(cfg[name]["steps"]),
             "train_wall_s": state.get("wall_s", 0.0), "sitting_s": round(time.perf_counter() - started, 1)}
@@ -217,5 +215,5 @@ def run(cfg: dict, run_dir: str | Path, stage: str = "all", *, resume: bool = Fa
     pipeline = run_dir / "pipeline"
     index = pipeline / "model_index.json"
     summary["pipeline"] = str(pipeline) if index.exists() else None
-    summary["pipeline_training"] = json.loads(index.read_text()).get("_training") if index.exists() else None
+    summary["pipeline_training"] = read_json(index).get("_training") if index.exists() else None
     return summary
