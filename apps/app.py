@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -22,8 +23,9 @@ except ImportError:
 import gradio as gr
 
 from apps import audio_app, common, video_app
-from mediadiff import __version__
+from mediadiff import __version__, serving
 from mediadiff.errors import CheckpointError, MediadiffError
+from mediadiff.libraries import quiet_libraries
 
 INTRO = (f"# mediadiff {__version__}\nText to video and text to audio on one diffusion core. "
          "Every result carries its settings (seed included), so it can be replayed with the `mediadiff` CLI.")
@@ -36,21 +38,18 @@ def build_demo(video_pipe=None, audio_pipe=None, *, video_models: dict | None = 
     from mediadiff.pipelines import AudioPipeline, VideoPipeline
 
     config = config or common.AppConfig()
-    store = common.OutputStore(config.output_dir, config.max_age_s, config.sweep_every_s).start()
     sessions = common.Sessions()
-    common.examples_cache(config)
-    with gr.Blocks(title="mediadiff", delete_cache=(config.sweep_every_s, config.max_age_s),
-                   analytics_enabled=False) as demo:
-        gr.Markdown(INTRO + "".join(f"\n\n> {note}" for note in notes or ()))
+    video = common.model_set(VideoPipeline, "video", video_pipe, video_models, config)
+    audio = common.model_set(AudioPipeline, "audio", audio_pipe, audio_models, config)
+
+    def tabs(store: common.OutputStore) -> None:
         with gr.Tabs():
             with gr.Tab("Video", id="video"):
-                video_app.build_tab(common.model_set(VideoPipeline, "video", video_pipe, video_models, config),
-                                    store, config, sessions)
+                video_app.build_tab(video, store, config, sessions)
             with gr.Tab("Audio", id="audio"):
-                audio_app.build_tab(common.model_set(AudioPipeline, "audio", audio_pipe, audio_models, config),
-                                    store, config, sessions)
-    demo.output_store = store
-    return common.configure_queue(demo, config)
+                audio_app.build_tab(audio, store, config, sessions)
+
+    return common.blocks("mediadiff", INTRO + "".join(f"\n\n> {note}" for note in notes or ()), config, tabs)
 
 
 def load(cls, modality: str, model: str | None, device: str, dtype: str, jit: bool = False):
@@ -100,7 +99,27 @@ def serve(video_model: str | None = None, audio_model: str | None = None, *, vid
     return demo, url
 
 
-if __name__ == "__main__":
-    from mediadiff.cli import main
+def run(args: argparse.Namespace) -> int:
+    """Serve with parsed server flags (mediadiff.serving): `mediadiff serve` and main() both land here."""
+    quiet_libraries()
+    serve(**serving.serve_options(args), config=common.AppConfig(**serving.app_config(args)))
+    return 0
 
-    sys.exit(main(["serve", *sys.argv[1:]]))
+
+def main(argv: list[str] | None = None) -> int:
+    """`python apps/app.py [--video-model M] ...`: the flags of `mediadiff serve`; errors as its one line."""
+    parser = argparse.ArgumentParser(prog="apps/app.py", description="The mediadiff web app (`mediadiff serve`).")
+    serving.add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        serving.check(args)
+        return run(args)
+    except MediadiffError as e:
+        print(f"mediadiff: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,21 +15,19 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:  # run as a script:
 import gradio as gr
 
 from apps import common
+from mediadiff import validation
+from mediadiff.codecs import pictures
 from mediadiff.core.schedulers import SCHEDULERS
-from mediadiff.validation import audio_request
+from mediadiff.worlds.tones import EXAMPLE_PROMPTS
 
-EXAMPLES = [  # prompts the shipped `tones` model follows
-    "three short high beeps",
-    "a low bright sweep rising",  # a held-out combination: never in a training caption
-    "a steady medium pure tone",
-    "a loud drum hit",
-]
+EXAMPLES = list(EXAMPLE_PROMPTS)  # prompts the shipped `tones` model follows; the sweep is a held-out combination
+MEL_MIN_HEIGHT = 128  # the spectrogram's height in the page, at least
 UI_MAX_SECONDS = 30.0  # the slider's range when a model allows more; the API takes up to the model's maximum
 
 
 def _defaults(limits) -> dict:
     """The checkpoint's defaults, filled and checked by the same rule the CLI uses."""
-    return audio_request(limits, "defaults").settings()
+    return validation.audio_request(limits, "defaults").settings()
 
 
 def _seconds_max(limits) -> float:
@@ -45,11 +43,14 @@ class AudioTab(common.GenerationTab):
                  request: gr.Request = None, progress=gr.Progress()):
         """Validate with the CLI's rules, generate, save to the output folder; errors as one line."""
         def make_request(limits):
-            return audio_request(limits, prompt, negative_prompt, seconds=seconds, steps=steps, guidance=guidance,
-                                 scheduler=scheduler, seed=None if random_seed else seed, num_outputs=1)
+            return validation.audio_request(limits, prompt, negative_prompt, seconds=seconds, steps=steps,
+                                            guidance=guidance, scheduler=scheduler,
+                                            seed=None if random_seed else seed, num_outputs=1)
 
-        return self._generate(model, make_request, ".wav", lambda out: common.mel_image(out.mel[0]), request,
-                              progress)
+        def preview(out):
+            return pictures.upscale(pictures.spectrogram(out.mel[0]), MEL_MIN_HEIGHT)  # (M, T, 3), enlarged
+
+        return self._generate(model, make_request, ".wav", preview, request, progress)
 
     def example(self, prompt):
         """What a cached example shows: the prompt at the first model's defaults, seed 0."""
@@ -122,20 +123,10 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
 
 def build_demo(audio_pipe=None, *, models: dict | None = None, config: common.AppConfig | None = None) -> gr.Blocks:
     """The audio app alone. `audio_pipe`: a loaded AudioPipeline; `models`: more name -> pipeline/folder."""
-    from mediadiff.pipelines import AudioPipeline
-
-    config = config or common.AppConfig()
-    store = common.OutputStore(config.output_dir, config.max_age_s, config.sweep_every_s).start()
-    common.examples_cache(config)
-    with gr.Blocks(title="mediadiff audio", delete_cache=(config.sweep_every_s, config.max_age_s),
-                   analytics_enabled=False) as demo:
-        gr.Markdown("# mediadiff audio\nText to audio on mediadiff's pipelines.")
-        build_tab(common.model_set(AudioPipeline, "audio", audio_pipe, models, config), store, config)
-    demo.output_store = store
-    return common.configure_queue(demo, config)
+    return common.single_app("audio", audio_pipe, models, config, build_tab)
 
 
 if __name__ == "__main__":
-    from mediadiff.cli import main
+    from apps import app
 
-    sys.exit(main(["serve", "--no-video", *sys.argv[1:]]))
+    sys.exit(app.main(["--no-video", *sys.argv[1:]]))

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # `python apps/app.py` and Spaces run this file from a checkout
     sys.path.insert(0, str(REPO_ROOT))
@@ -134,10 +132,9 @@ class ModelSet:
         entry = self._entries.get(name)
         if entry is None or not isinstance(entry, (str, os.PathLike)):
             return self.get(name).limits
-        from mediadiff.checkpoints import inspect_limits, resolve
+        from mediadiff.checkpoints import resolve_limits
 
-        path, preset = resolve(entry)
-        return inspect_limits(path, preset)
+        return resolve_limits(entry)[2]
 
 
 def model_set(cls, modality: str, pipe=None, extra: dict | None = None, config: AppConfig | None = None) -> ModelSet:
@@ -257,26 +254,6 @@ def progress_callback(progress) -> Callable | None:
     return on_step
 
 
-def upscale(image: np.ndarray, min_height: int) -> np.ndarray:
-    """Nearest-neighbour enlargement so tiny previews stay visible (and crisp) in the page."""
-    k = max(1, -(-min_height // image.shape[0]))
-    return np.repeat(np.repeat(image, k, axis=0), k, axis=1) if k > 1 else image
-
-
-_STOPS = np.array([[20, 11, 52], [120, 28, 109], [229, 92, 48], [252, 255, 164]], dtype=np.float32)  # inferno-ish
-
-
-def mel_image(log_mel: np.ndarray, min_height: int = 128) -> np.ndarray:
-    """A log-mel (T, M) -> RGB uint8 image, time left to right, low frequencies at the bottom."""
-    m = np.asarray(log_mel, dtype=np.float32).T[::-1]  # (M, T)
-    lo, hi = np.percentile(m, 1), np.percentile(m, 99)
-    x = np.clip((m - lo) / max(hi - lo, 1e-6), 0, 1) * (len(_STOPS) - 1)
-    i = np.minimum(x.astype(int), len(_STOPS) - 2)
-    t = (x - i)[..., None]
-    rgb = _STOPS[i] * (1 - t) + _STOPS[i + 1] * t
-    return upscale(rgb.round().astype(np.uint8), min_height)
-
-
 def examples_cache(config: AppConfig) -> None:
     """Cached example results go beside the outputs (not into the working directory, a Space's repo).
 
@@ -284,6 +261,29 @@ def examples_cache(config: AppConfig) -> None:
     """
     if config.cache_examples:
         os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(config.output_dir / "examples"))
+
+
+def blocks(title: str, intro: str, config: AppConfig, build: Callable[[OutputStore], None]) -> gr.Blocks:
+    """An app's gr.Blocks: its output folder swept on a timer, examples cached beside the outputs, `build(store)`
+    adding the tabs under the intro, one bounded queue."""
+    store = OutputStore(config.output_dir, config.max_age_s, config.sweep_every_s).start()
+    examples_cache(config)
+    with gr.Blocks(title=title, delete_cache=(config.sweep_every_s, config.max_age_s), analytics_enabled=False) as demo:
+        gr.Markdown(intro)
+        build(store)
+    demo.output_store = store
+    return configure_queue(demo, config)
+
+
+def single_app(modality: str, pipe, models: dict | None, config: AppConfig | None, build_tab) -> gr.Blocks:
+    """One tab's app alone: `pipe` (a loaded pipeline) first in its model menu, then `models` (name -> pipeline
+    or folder)."""
+    from mediadiff.pipelines import AudioPipeline, VideoPipeline
+
+    config = config or AppConfig()
+    tab_models = model_set(VideoPipeline if modality == "video" else AudioPipeline, modality, pipe, models, config)
+    return blocks(f"mediadiff {modality}", f"# mediadiff {modality}\nText to {modality} on mediadiff's pipelines.",
+                  config, lambda store: build_tab(tab_models, store, config))
 
 
 def configure_queue(demo: gr.Blocks, config: AppConfig) -> gr.Blocks:
@@ -332,21 +332,21 @@ class GenerationTab:
         self._run = gpu(self._run_pipeline, config.gpu_duration)
         self._zero_gpu = self._run != self._run_pipeline  # wrapped by spaces.GPU
 
-    def _run_pipeline(self, model: str, settings: dict, progress=None, cancel=None):
-        """The GPU part. Its arguments pickle (ZeroGPU runs it in a forked worker); the pipeline comes from
-        the already loaded model set, so the weights are never copied between processes."""
+    def _run_pipeline(self, model: str, request, progress=None, cancel=None):
+        """The GPU part: the validated request, generated. Its arguments pickle (ZeroGPU runs it in a forked
+        worker); the pipeline comes from the already loaded model set, so the weights are never copied."""
         pipe = self.models.get(model)
-        return pipe(**settings, callback=progress_callback(progress), cancel=cancel)
+        return pipe.generate(request, callback=progress_callback(progress), cancel=cancel)
 
     def _generate(self, model: str, make_request: Callable, suffix: str, preview: Callable, request, progress):
-        """Validate (make_request(limits)), generate, save to the output folder; every failure as one line."""
+        """Validate once (make_request(limits)), generate, save to the output folder; every failure as one line."""
         flag = None
         try:
             req = make_request(self.models.limits(model))
             self.models.get(model)  # load (once) before any GPU time is asked for
             flag = self.sessions.open(request)
             # A threading.Event cannot reach a ZeroGPU worker: there the Stop button cancels the event itself.
-            out = self._run(model, req.settings(), progress, None if self._zero_gpu else flag)
+            out = self._run(model, req, progress, None if self._zero_gpu else flag)
             path = self.store.new_path(self.modality, suffix)
             out.save(path)
             shown = preview(out)

@@ -16,22 +16,20 @@ import gradio as gr
 
 from apps import common
 
+from mediadiff import validation
+from mediadiff.codecs import pictures
 from mediadiff.codecs.frames import frame_strip, to_uint8
 from mediadiff.core.schedulers import SCHEDULERS
-from mediadiff.validation import MAX_SIDE, video_request
+from mediadiff.validation import MAX_SIDE
+from mediadiff.worlds.shapes import EXAMPLE_PROMPTS
 
-EXAMPLES = [  # prompts the shipped `shapes` model was trained to follow
-    "a red circle moving right",
-    "a big blue square growing",
-    "a yellow triangle moving up quickly",
-    "a small white ball drifting left on a gray background",
-]
+EXAMPLES = list(EXAMPLE_PROMPTS)  # prompts the shipped `shapes` model was trained to follow
 UI_MAX_SIDE = 1024  # the sliders' range; larger sizes are valid through the API (up to MAX_SIDE)
 
 
 def _defaults(limits) -> dict:
     """The checkpoint's defaults, filled and checked by the same rule the CLI uses."""
-    return video_request(limits, "defaults").settings()
+    return validation.video_request(limits, "defaults").settings()
 
 
 def _side_max(limits, d: dict) -> int:
@@ -63,12 +61,12 @@ class VideoTab(common.GenerationTab):
                  random_seed, seed, request: gr.Request = None, progress=gr.Progress()):
         """Validate with the CLI's rules, generate, save to the output folder; errors as one line."""
         def make_request(limits):
-            return video_request(limits, prompt, negative_prompt, frames=frames, fps=fps, height=height, width=width,
-                                 steps=steps, guidance=guidance, scheduler=scheduler,
-                                 seed=None if random_seed else seed, num_outputs=1)
+            return validation.video_request(limits, prompt, negative_prompt, frames=frames, fps=fps, height=height,
+                                            width=width, steps=steps, guidance=guidance, scheduler=scheduler,
+                                            seed=None if random_seed else seed, num_outputs=1)
 
         def preview(out):
-            return common.upscale(frame_strip(to_uint8(out.frames[0])), 96)
+            return pictures.upscale(frame_strip(to_uint8(out.frames[0])), 96)
 
         return self._generate(model, make_request, ".mp4", preview, request, progress)
 
@@ -147,20 +145,10 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
 
 def build_demo(video_pipe=None, *, models: dict | None = None, config: common.AppConfig | None = None) -> gr.Blocks:
     """The video app alone. `video_pipe`: a loaded VideoPipeline; `models`: more name -> pipeline/folder."""
-    from mediadiff.pipelines import VideoPipeline
-
-    config = config or common.AppConfig()
-    store = common.OutputStore(config.output_dir, config.max_age_s, config.sweep_every_s).start()
-    common.examples_cache(config)
-    with gr.Blocks(title="mediadiff video", delete_cache=(config.sweep_every_s, config.max_age_s),
-                   analytics_enabled=False) as demo:
-        gr.Markdown("# mediadiff video\nText to video on mediadiff's pipelines.")
-        build_tab(common.model_set(VideoPipeline, "video", video_pipe, models, config), store, config)
-    demo.output_store = store
-    return common.configure_queue(demo, config)
+    return common.single_app("video", video_pipe, models, config, build_tab)
 
 
 if __name__ == "__main__":
-    from mediadiff.cli import main
+    from apps import app
 
-    sys.exit(main(["serve", "--no-audio", *sys.argv[1:]]))
+    sys.exit(app.main(["--no-audio", *sys.argv[1:]]))

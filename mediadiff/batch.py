@@ -57,8 +57,8 @@ def _field_error(source: str, line: int, fieldname: str, value, rule: str) -> Va
 
 def parse_line(text: str, line: int, source: str, models: dict[str, str]) -> Job:
     """One JSON object -> a validated Job (its settings checked against its model's limits, no weights loaded)."""
-    from .checkpoints import inspect_limits, resolve
-    from .validation import audio_request, video_request
+    from . import validation
+    from .checkpoints import resolve_limits
 
     try:
         spec = json.loads(text)
@@ -79,10 +79,10 @@ def parse_line(text: str, line: int, source: str, models: dict[str, str]) -> Job
     if not isinstance(name, str) or not NAME_RULE.match(name):
         raise _field_error(source, line, "name", name, "must be 1-100 letters, digits, '.', '_' or '-'")
     model = spec.get("model", models[kind])
-    build = video_request if kind == "video" else audio_request
+    build = validation.video_request if kind == "video" else validation.audio_request
     try:
-        path, preset = resolve(model)
-        request = build(inspect_limits(path, preset), spec.get("prompt"), settings.get("negative_prompt"),
+        _, _, limits = resolve_limits(model)
+        request = build(limits, spec.get("prompt"), settings.get("negative_prompt"),
                         **{k: v for k, v in settings.items() if k != "negative_prompt"})
     except ValidationError as e:
         raise _field_error(source, line, e.param, e.value, e.allowed) from None
@@ -130,8 +130,8 @@ class Generator:
         return self.pipes[key]
 
     def run(self, job: Job, out: Path) -> list[Path]:
-        """Generate one job and write its files (atomically, with metadata and sidecars)."""
-        result = self.pipeline(job)(**job.request.settings())
+        """Generate one job's validated request and write its files (atomically, with metadata and sidecars)."""
+        result = self.pipeline(job).generate(job.request)
         return result.save(out / f"{job.name}{SUFFIX[job.kind]}")
 
 

@@ -12,6 +12,10 @@ from .core.schedulers import scheduler_name
 from .errors import ValidationError
 
 COMPILE_SCOPES = ("blocks", "unet")  # MediaPipeline.compile: the repeated UNet blocks, or the whole UNet
+CACHE_BRANCHES = ("block", "layer")  # core.stepcache.deep_blocks: how much a cached step replays
+MAX_CACHE_STEPS = 50
+# core.frozen's devices: on GPUs torch.compile (`--compile`) is the tool; TorchScript gains were measured on CPUs
+JIT_DEVICES = ("cpu",)
 
 MAX_PROMPT_CHARS = 2000
 MAX_STEPS = 1000
@@ -26,7 +30,8 @@ DTYPES = ("fp32", "fp16", "bf16")
 
 @dataclass(frozen=True)
 class Limits:
-    """What one checkpoint allows and prefers; read from its configs without loading weights."""
+    """What one checkpoint allows and prefers; built from its component configs by checkpoints.limits_from_configs
+    (read from disk without loading weights, or from in-memory components by checkpoints.limits_for)."""
 
     modality: str  # "video" | "audio"
     vae_factor: int
@@ -36,15 +41,11 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class VideoRequest:
-    """A validated video generation: every field is within its checkpoint's limits."""
+class Request:
+    """What every validated generation has: every field is within its checkpoint's limits."""
 
     prompt: str
     negative_prompt: str
-    frames: int
-    fps: int
-    height: int
-    width: int
     steps: int
     guidance: float
     scheduler: str
@@ -56,23 +57,23 @@ class VideoRequest:
 
 
 @dataclass(frozen=True)
-class AudioRequest:
+class VideoRequest(Request):
+    """A validated video generation."""
+
+    frames: int
+    fps: int
+    height: int
+    width: int
+
+
+@dataclass(frozen=True)
+class AudioRequest(Request):
     """A validated audio generation."""
 
-    prompt: str
-    negative_prompt: str
     seconds: float
-    steps: int
-    guidance: float
-    scheduler: str
-    seed: int | None
-    num_outputs: int
-
-    def settings(self) -> dict:
-        return asdict(self)
 
 
-def _int(param: str, value, lo: int, hi: int, rule: str | None = None) -> int:
+def check_int(param: str, value, lo: int, hi: int, rule: str | None = None) -> int:
     """An integer within [lo, hi] (bools and fractional floats refused)."""
     ok = isinstance(value, int) and not isinstance(value, bool)
     if isinstance(value, float) and value.is_integer():
@@ -87,7 +88,7 @@ def _int(param: str, value, lo: int, hi: int, rule: str | None = None) -> int:
     return value
 
 
-def _float(param: str, value, lo: float, hi: float, rule: str, lo_open: bool = False) -> float:
+def check_float(param: str, value, lo: float, hi: float, rule: str, lo_open: bool = False) -> float:
     """A finite float within its bounds."""
     try:
         number = float(value)
@@ -113,31 +114,38 @@ def check_seed(seed) -> int | None:
     """None (random) or an integer seed in the generator's range."""
     if seed is None or (isinstance(seed, str) and seed.strip().lower() in ("", "random", "none")):
         return None
-    return _int("seed", seed, 0, MAX_SEED)
+    return check_int("seed", seed, 0, MAX_SEED)
 
 
 def check_side(param: str, value, factor: int) -> int:
     """A frame side that the VAE can produce: a multiple of its downsampling factor."""
     rule = f"must be a multiple of {factor} from {factor} to {MAX_SIDE} (e.g. {factor * 8}, {factor * 16}, {factor * 32})"
-    side = _int(param, value, factor, MAX_SIDE, rule)
+    side = check_int(param, value, factor, MAX_SIDE, rule)
     if side % factor:
         raise ValidationError(param, side, rule)  # the parsed number, as every other rule reports it
     return side
 
 
-def _common(limits: Limits, prompt, negative_prompt, steps, guidance, scheduler, seed, num_outputs) -> dict:
+def _common(limits: Limits, modality: str, prompt, negative_prompt, steps, guidance, scheduler, seed,
+            num_outputs) -> dict:
+    """The fields every request has, for a model of `modality` (a model of the other one is refused)."""
+    if limits.modality != modality:
+        other = limits.modality
+        article = "an" if other == "audio" else "a"
+        raise ValidationError("model", limits.defaults.get("name", "?"), f"is {article} {other} model; use "
+                                                                          f"`mediadiff {other}`")
     d = limits.defaults
     return dict(
         prompt=check_prompt(prompt),
         negative_prompt=check_prompt(negative_prompt, "negative_prompt", allow_empty=True),
-        steps=_int("steps", d.get("steps", 25) if steps is None else steps, 1, MAX_STEPS),
-        guidance=_float(
+        steps=check_int("steps", d.get("steps", 25) if steps is None else steps, 1, MAX_STEPS),
+        guidance=check_float(
             "guidance", d.get("guidance", 7.5) if guidance is None else guidance, 0.0, MAX_GUIDANCE,
             f"must be a number from 0 to {MAX_GUIDANCE:g} (1 or less turns guidance off)",
         ),
         scheduler=scheduler_name(d.get("scheduler", "dpm++") if scheduler is None else scheduler),
         seed=check_seed(seed),
-        num_outputs=_int("num_outputs", 1 if num_outputs is None else num_outputs, 1, MAX_OUTPUTS),
+        num_outputs=check_int("num_outputs", 1 if num_outputs is None else num_outputs, 1, MAX_OUTPUTS),
     )
 
 
@@ -146,14 +154,12 @@ def video_request(
     steps=None, guidance=None, scheduler=None, seed=None, num_outputs=None,
 ) -> VideoRequest:
     """Fill unset video parameters from the checkpoint's defaults and check every one."""
-    if limits.modality != "video":
-        raise ValidationError("model", limits.defaults.get("name", "?"), "is an audio model; use `mediadiff audio`")
     d = limits.defaults
     return VideoRequest(
-        **_common(limits, prompt, negative_prompt, steps, guidance, scheduler, seed, num_outputs),
-        frames=_int("frames", d.get("frames", 16) if frames is None else frames, 1, limits.max_frames,
+        **_common(limits, "video", prompt, negative_prompt, steps, guidance, scheduler, seed, num_outputs),
+        frames=check_int("frames", d.get("frames", 16) if frames is None else frames, 1, limits.max_frames,
                     f"must be an integer from 1 to {limits.max_frames} (this model's maximum)"),
-        fps=_int("fps", d.get("fps", 8) if fps is None else fps, 1, 60),
+        fps=check_int("fps", d.get("fps", 8) if fps is None else fps, 1, 60),
         height=check_side("height", d.get("height", 256) if height is None else height, limits.vae_factor),
         width=check_side("width", d.get("width", 256) if width is None else width, limits.vae_factor),
     )
@@ -164,12 +170,10 @@ def audio_request(
     scheduler=None, seed=None, num_outputs=None,
 ) -> AudioRequest:
     """Fill unset audio parameters from the checkpoint's defaults and check every one."""
-    if limits.modality != "audio":
-        raise ValidationError("model", limits.defaults.get("name", "?"), "is a video model; use `mediadiff video`")
     d = limits.defaults
     return AudioRequest(
-        **_common(limits, prompt, negative_prompt, steps, guidance, scheduler, seed, num_outputs),
-        seconds=_float("seconds", d.get("seconds", 4.0) if seconds is None else seconds, 0.0, limits.max_seconds,
+        **_common(limits, "audio", prompt, negative_prompt, steps, guidance, scheduler, seed, num_outputs),
+        seconds=check_float("seconds", d.get("seconds", 4.0) if seconds is None else seconds, 0.0, limits.max_seconds,
                        f"must be more than 0 and at most {limits.max_seconds:g} seconds", lo_open=True),
     )
 
@@ -209,3 +213,44 @@ def check_dtype(dtype: str, device: str) -> str:
     if dtype == "fp16" and device == "cpu":
         raise ValidationError("dtype", dtype, "fp16 needs a GPU; use fp32 or bf16 on the CPU")
     return dtype
+
+
+def check_cache(cache_steps, cache_branch: str = "block") -> tuple[int, str]:
+    """Step caching: a full UNet forward every `cache_steps` steps (1 turns it off), `cache_branch` reused between."""
+    if cache_branch not in CACHE_BRANCHES:
+        raise ValidationError("cache_branch", cache_branch, f"must be one of {', '.join(CACHE_BRANCHES)}")
+    return check_int("cache_steps", cache_steps, 1, MAX_CACHE_STEPS), cache_branch
+
+
+def check_compile(scope: str | None) -> str | None:
+    """No compilation (None), or torch.compile of the repeated UNet blocks ("blocks") or of the whole UNet."""
+    if scope is not None and scope not in COMPILE_SCOPES:
+        raise ValidationError("compile", scope, f"must be one of {', '.join(COMPILE_SCOPES)}")
+    return scope
+
+
+def check_jit(jit: bool, device: str) -> bool:
+    """TorchScript-frozen UNets run on the CPU; "auto" passes (it is checked again once resolved)."""
+    device = str(device).split(":")[0]
+    if jit and device not in (*JIT_DEVICES, "auto"):
+        raise ValidationError("jit", True, f"runs on the {'/'.join(d.upper() for d in JIT_DEVICES)}; with device "
+                                           f"{device} leave it off (on a GPU use --compile)")
+    return bool(jit)
+
+
+def speed_options(cache_steps=1, cache_branch: str = "block", compile: str | None = None, jit: bool = False,
+                  device: str = "auto") -> dict:
+    """The opt-in speed-ups, each checked and their combinations too: one way to change the UNet's forward."""
+    cache_steps, cache_branch = check_cache(cache_steps, cache_branch)
+    options = {"cache_steps": cache_steps, "cache_branch": cache_branch, "compile": check_compile(compile),
+               "jit": bool(jit)}
+    if options["jit"] and (options["compile"] or cache_steps > 1):
+        flags = {"blocks": "--compile", "unet": "--compile-unet"}
+        other = flags[options["compile"]] if options["compile"] else f"--cache-steps {cache_steps}"
+        raise ValidationError("jit", True, f"cannot be combined with {other}: pick one way to speed up the UNet")
+    if options["compile"] == "unet" and cache_steps > 1:
+        # the step cache swaps block forwards between steps, which a whole-UNet graph would recompile or bypass
+        raise ValidationError("compile_unet", True, f"cannot be combined with --cache-steps {cache_steps}; "
+                                                    "use --compile (regional) with step caching")
+    check_jit(options["jit"], device)
+    return options

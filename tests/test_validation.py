@@ -78,3 +78,21 @@ def test_dtype_rules():
         check_dtype("fp16", "cpu")
     with pytest.raises(ValidationError, match="one of fp32, fp16, bf16"):
         check_dtype("int8", "cuda")
+
+
+def test_speed_rules_are_checked_together():
+    from mediadiff.validation import check_jit, speed_options
+
+    assert speed_options("2", "layer") == {"cache_steps": 2, "cache_branch": "layer", "compile": None, "jit": False}
+    bad = [((0,), "invalid cache_steps=0: must be an integer from 1 to 50"),
+           ((2, "mid"), "invalid cache_branch='mid': must be one of block, layer"),
+           ((1, "block", "everything"), "invalid compile='everything': must be one of blocks, unet"),
+           ((2, "block", None, True), "invalid jit=True: cannot be combined with --cache-steps 2"),
+           ((1, "block", "unet", True), "invalid jit=True: cannot be combined with --compile-unet"),
+           ((2, "block", "unet"), "invalid compile_unet=True: cannot be combined with --cache-steps 2"),
+           ((1, "block", None, True, "cuda:1"), "invalid jit=True: runs on the CPU; with device cuda leave it off")]
+    for args, message in bad:
+        with pytest.raises(ValidationError) as e:
+            speed_options(*args)
+        assert str(e.value).startswith(message), args
+    assert check_jit(True, "auto") and check_jit(True, "cpu") and not check_jit(False, "cuda")

@@ -25,7 +25,7 @@ def build(directory: str | Path, scale: float = 1.0, dtype: str = "fp16", seed: 
     from diffusers import AutoencoderKL, DDIMScheduler, TextToVideoSDPipeline, UNet3DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from ..checkpoints.debug import _byte_vocab
+    from ..checkpoints.debug import byte_vocab
 
     torch.manual_seed(seed)
     text_dim = _width(1024, scale, 64)
@@ -35,7 +35,7 @@ def build(directory: str | Path, scale: float = 1.0, dtype: str = "fp16", seed: 
     vae = AutoencoderKL(block_out_channels=tuple(_width(c, scale) for c in (128, 256, 512, 512)),
                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
                         layers_per_block=2, latent_channels=4, sample_size=256)
-    tok = CLIPTokenizer(vocab=_byte_vocab(["<|startoftext|>", "<|endoftext|>"]), merges=[], model_max_length=77)
+    tok = CLIPTokenizer(vocab=byte_vocab(["<|startoftext|>", "<|endoftext|>"]), merges=[], model_max_length=77)
     vocab = len(tok)
     text = CLIPTextModel(CLIPTextConfig(
         hidden_size=text_dim, intermediate_size=4 * text_dim, num_hidden_layers=23 if scale >= 1 else 2,

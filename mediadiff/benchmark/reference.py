@@ -17,9 +17,9 @@ REFERENCES = {"modelscope": "TextToVideoSDPipeline", "animatediff": "AnimateDiff
 
 def check_reference(path: Path) -> str:
     """The layout of the checkpoint at `path` (read from model_index.json), if diffusers has a pipeline for it."""
-    from ..checkpoints.loading import _index
+    from ..checkpoints import read_index
 
-    layout = _index(Path(path))[1].name
+    layout = read_index(Path(path))[1].name
     reference_class(layout)
     return layout
 

@@ -24,7 +24,7 @@ class BenchSpec:
 
     modality: str  # "video" | "audio"
     model: str
-    settings: dict  # a validated request's settings(), with a fixed seed
+    request: object  # a validated VideoRequest / AudioRequest, with a fixed seed
     device: str = "auto"
     dtype: str = "fp32"
     allow_pickle: bool = False
@@ -37,6 +37,11 @@ class BenchSpec:
     against: str | None = None  # "diffusers" or None
     suffix: str = ".mp4"
     extras: dict = field(default_factory=dict)
+
+    @property
+    def settings(self) -> dict:
+        """The request's settings (what diffusers' reference is called with, and what the report shows)."""
+        return self.request.settings()
 
 
 def _pipeline_class(modality: str):
@@ -60,9 +65,9 @@ def load_ours(spec: BenchSpec):
 
 def run_ours(pipe, spec: BenchSpec, path: Path) -> tuple[dict, np.ndarray]:
     """One timed generation plus file writing: stage seconds and the output array."""
-    pipe.text._cache.clear()  # every run encodes its prompt, as diffusers does (the cache serves long-lived apps)
+    pipe.text.clear_cache()  # every run encodes its prompt, as diffusers does (the cache serves long-lived apps)
     start = time.perf_counter()
-    out = pipe(**spec.settings)
+    out = pipe.generate(spec.request)
     call = time.perf_counter() - start
     file_start = time.perf_counter()
     out.save(path)
@@ -121,18 +126,18 @@ def compare(ours: list[dict], theirs: list[dict]) -> dict:
 def _denoiser_input(pipe, spec: BenchSpec):
     """A model_fn and one step's input (guidance batch) for this request, to count one forward's FLOPs."""
     from ..core import denoisers
-    from ..core.guidance import uses_guidance
+    from ..core.sampling import SamplerSettings
 
-    s, guided = spec.settings, uses_guidance(spec.settings["guidance"])
-    n = s.get("num_outputs", 1) * (2 if guided else 1)
-    emb = pipe.text.encode_for_guidance([s["prompt"]] * s.get("num_outputs", 1),
-                                        [s["negative_prompt"]] * s.get("num_outputs", 1), guided)
+    r = spec.request
+    guided = SamplerSettings(r.steps, r.guidance).guided
+    n = r.num_outputs * (2 if guided else 1)
+    emb = pipe.text.encode_for_guidance([r.prompt] * r.num_outputs, [r.negative_prompt] * r.num_outputs, guided)
     f, c = pipe.limits.vae_factor, pipe.unet.config.in_channels
     if spec.modality == "video":
-        shape = (n, c, s["frames"], s["height"] // f, s["width"] // f)  # (2B, C, F, h, w)
+        shape = (n, c, r.frames, r.height // f, r.width // f)  # (2B, C, F, h, w)
     else:
         mel = pipe.mel_config
-        frames = -(-int(s["seconds"] * mel.sample_rate / mel.hop_length) // f) * f
+        frames = -(-int(r.seconds * mel.sample_rate / mel.hop_length) // f) * f
         shape = (n, c, frames // f, mel.n_mels // f)  # (2B, C, t, m)
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(pipe.device, pipe.dtype)
     return denoisers.bind(pipe.unet, emb), x, torch.tensor(500, device=pipe.device)
@@ -143,7 +148,7 @@ def compute_report(pipe, spec: BenchSpec, denoise_s: float) -> dict:
     model_fn, x, t = _denoiser_input(pipe, spec)
     count = flops.forward_flops(model_fn, x, t)
     rate = flops.matmul_rate(pipe.device, pipe.dtype)
-    return flops.compute_bound(count, spec.settings["steps"], rate, denoise_s)
+    return flops.compute_bound(count, spec.request.steps, rate, denoise_s)
 
 
 @torch.no_grad()
@@ -171,8 +176,8 @@ def decode_memory_report(pipe, spec: BenchSpec, counts=(16, 64)) -> dict | None:
     """decode_video's extra memory at 16 and 64 frames (the issue's flat-memory target: within 1.2x)."""
     if spec.modality != "video":
         return None
-    s = spec.settings
-    rows = [decode_memory(pipe.vae, n, s["height"], s["width"], pipe.limits.vae_factor, pipe.device, pipe.dtype)
+    r = spec.request
+    rows = [decode_memory(pipe.vae, n, r.height, r.width, pipe.limits.vae_factor, pipe.device, pipe.dtype)
             for n in counts]
     small, large = rows[0]["extra_mib"], rows[-1]["extra_mib"]
     return {"rows": rows, "ratio": large / small if small else None}
@@ -194,7 +199,7 @@ def load_both(spec: BenchSpec, on_run: Callable[[str], None]):
         if ckpt is not None:
             start = time.perf_counter()
             ref = reference.load_reference(ckpt.path, ckpt.layout.name, ours.device, ours.dtype,
-                                           spec.settings["scheduler"])
+                                           spec.request.scheduler)
             load_b.append(time.perf_counter() - start)
     return ours, ref, load_a[1:], load_b[1:]
 
@@ -204,7 +209,7 @@ def bench(spec: BenchSpec, on_run: Callable[[str], None] | None = None) -> dict:
     on_run = on_run or (lambda what: None)
     ours, ref, load_a, load_b = load_both(spec, on_run)
     device = ours.device
-    steps = spec.settings["steps"]
+    steps = spec.request.steps
     with tempfile.TemporaryDirectory(prefix="mediadiff-bench-") as tmp:
         tmp = Path(tmp)
         run_a = lambda p: run_ours(ours, spec, p)  # noqa: E731

@@ -43,7 +43,7 @@ TEXT_DIM = 32
 TINY_MEL = MelConfig(sample_rate=16000, n_fft=1024, win_length=1024, hop_length=160, n_mels=16, f_min=0, f_max=8000)
 
 
-def _byte_vocab(specials: list[str], specials_first: bool = False) -> dict[str, int]:
+def byte_vocab(specials: list[str], specials_first: bool = False) -> dict[str, int]:
     """A byte-level BPE vocabulary with no merges: every character is a token."""
     chars = list(bytes_to_unicode().values())
     tokens = [*chars, *(c + "</w>" for c in chars)]
@@ -52,11 +52,11 @@ def _byte_vocab(specials: list[str], specials_first: bool = False) -> dict[str, 
 
 
 def clip_tokenizer() -> CLIPTokenizer:
-    return CLIPTokenizer(vocab=_byte_vocab(["<|startoftext|>", "<|endoftext|>"]), merges=[], model_max_length=16)
+    return CLIPTokenizer(vocab=byte_vocab(["<|startoftext|>", "<|endoftext|>"]), merges=[], model_max_length=16)
 
 
 def roberta_tokenizer() -> RobertaTokenizer:
-    return RobertaTokenizer(vocab=_byte_vocab(["<s>", "<pad>", "</s>", "<unk>", "<mask>"], specials_first=True), merges=[],
+    return RobertaTokenizer(vocab=byte_vocab(["<s>", "<pad>", "</s>", "<unk>", "<mask>"], specials_first=True), merges=[],
                             model_max_length=16)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..codecs.frames import vae_factor
 from ..errors import CheckpointError
 from ..validation import Limits
 from . import presets
@@ -93,7 +94,8 @@ def _download(repo_id: str) -> Path:
         ) from None
 
 
-def _index(path: Path) -> tuple[dict, Layout]:
+def read_index(path: Path) -> tuple[dict, Layout]:
+    """A pipeline folder's model_index.json and its layout, or a CheckpointError naming the file."""
     index_file = path / "model_index.json"
     if not index_file.exists():
         raise CheckpointError(path, "no model_index.json: not a diffusers pipeline folder")
@@ -239,13 +241,39 @@ def load_component(path: Path, name: str, library: str, class_name: str, allow_p
                                                       f"{library}.{class_name}")
 
 
-def _vae_factor(vae_config: dict) -> int:
-    return 2 ** (len(vae_config.get("block_out_channels", [0])) - 1)
+def limits_from_configs(modality: str, vae_config, unet_class: str, unet_config, defaults: dict,
+                        adapter_config=None) -> Limits:
+    """The one rule from a checkpoint's component configs to its Limits (configs read from disk or held by
+    in-memory modules): the VAE's factor; a motion model's frames from its position table
+    (`motion_max_seq_length`, the UNet's or a motion adapter's), UNET3D_MAX_FRAMES otherwise, and the default size
+    from the UNet's sample size; audio's max_seconds from the defaults."""
+    factor = vae_factor(vae_config)
+    defaults = dict(defaults)
+    if modality == "video":
+        max_frames = UNET3D_MAX_FRAMES
+        if unet_class == "UNetMotionModel":
+            max_frames = int(unet_config.get("motion_max_seq_length", 32))
+        elif adapter_config is not None:
+            max_frames = int(adapter_config.get("motion_max_seq_length", 32))
+        side = (unet_config.get("sample_size") or 32) * factor
+        defaults.setdefault("height", side)
+        defaults.setdefault("width", side)
+        return Limits("video", factor, max_frames=max_frames, defaults=defaults)
+    max_seconds = float(defaults.get("max_seconds", DEFAULT_MAX_SECONDS))
+    return Limits("audio", factor, max_seconds=max_seconds, defaults=defaults)
 
 
-def inspect_limits(path: Path, preset: dict | None = None) -> Limits:
-    """The checkpoint's limits and defaults, read from its configs alone (no weights)."""
-    index, layout = _index(path)
+def limits_for(modality: str, components: dict[str, Any], defaults: dict) -> Limits:
+    """Limits of in-memory components ("vae", "unet", optionally "motion_adapter"), by limits_from_configs."""
+    unet, adapter = components["unet"], components.get("motion_adapter")
+    return limits_from_configs(modality, components["vae"].config, type(unet).__name__, unet.config, defaults,
+                               adapter.config if adapter is not None else None)
+
+
+def inspect_limits(path: Path, preset: dict | None = None, adapter_config: dict | None = None) -> Limits:
+    """The checkpoint's limits and defaults, read from its configs alone (no weights); `adapter_config`: the
+    config of a motion adapter given beside it."""
+    index, layout = read_index(path)
     for name in layout.parts:
         if _entry(index, name, path / "model_index.json") is None:
             if name == "vocoder" and layout.name == "mediadiff":
@@ -254,25 +282,25 @@ def inspect_limits(path: Path, preset: dict | None = None) -> Limits:
         if not (path / name).is_dir():
             raise CheckpointError(path / name, f"component folder {name!r} is missing")
     vae_cfg = read_json(path / "vae" / "config.json")
-    factor = _vae_factor(vae_cfg)
     unet_cfg = read_json(path / "unet" / "config.json")
     defaults = dict(layout.defaults)
     defaults.update(index.get("defaults") or {})
     defaults.update((preset or {}).get("defaults") or {})
     defaults["name"] = str(path)
     unet_class = (_entry(index, "unet", path / "model_index.json") or ("", ""))[1]
-    if layout.modality == "video":
-        max_frames = UNET3D_MAX_FRAMES
-        if unet_class == "UNetMotionModel":
-            max_frames = int(unet_cfg.get("motion_max_seq_length", 32))
-        elif (path / "motion_adapter" / "config.json").exists():
-            max_frames = int(read_json(path / "motion_adapter" / "config.json").get("motion_max_seq_length", 32))
-        side = (unet_cfg.get("sample_size") or 32) * factor
-        defaults.setdefault("height", side)
-        defaults.setdefault("width", side)
-        return Limits("video", factor, max_frames=max_frames, defaults=defaults)
-    max_seconds = float(defaults.get("max_seconds", DEFAULT_MAX_SECONDS))
-    return Limits("audio", factor, max_seconds=max_seconds, defaults=defaults)
+    if adapter_config is None and (path / "motion_adapter" / "config.json").exists():
+        adapter_config = read_json(path / "motion_adapter" / "config.json")
+    return limits_from_configs(layout.modality, vae_cfg, unet_class, unet_cfg, defaults, adapter_config)
+
+
+def resolve_limits(model: str | os.PathLike, motion_adapter: str | os.PathLike | None = None
+                   ) -> tuple[Path, dict, Limits]:
+    """A model name (folder, preset or hub id) -> its folder, its preset's settings and its limits, from configs
+    alone: what every caller validates a request against before loading weights."""
+    path, preset = resolve(model)
+    adapter = motion_adapter or preset.get("motion_adapter")
+    adapter_config = read_json(resolve(adapter)[0] / "config.json") if adapter is not None else None
+    return path, preset, inspect_limits(path, preset, adapter_config)
 
 
 def load_checkpoint(model: str | os.PathLike, allow_pickle: bool = False,
@@ -281,9 +309,8 @@ def load_checkpoint(model: str | os.PathLike, allow_pickle: bool = False,
     import diffusers
     import torch
 
-    path, preset = resolve(model)
-    index, layout = _index(path)
-    limits = inspect_limits(path, preset)
+    path, preset, limits = resolve_limits(model, motion_adapter)
+    index, layout = read_index(path)
     index_file = path / "model_index.json"
     components, references = {}, {}
     for name in layout.parts + layout.optional:
@@ -303,7 +330,7 @@ def load_checkpoint(model: str | os.PathLike, allow_pickle: bool = False,
     if "motion_adapter" in components and type(components["unet"]).__name__ == "UNet2DConditionModel":
         adapter = components.pop("motion_adapter")
         components["unet"] = diffusers.UNetMotionModel.from_unet2d(components["unet"], adapter)
-        limits = Limits("video", limits.vae_factor, adapter.config.motion_max_seq_length, 0.0, limits.defaults)
+        limits = limits_for("video", components, limits.defaults)
     components.pop("motion_adapter", None)
     if layout.modality == "video" and type(components["unet"]).__name__ == "UNet2DConditionModel":
         raise CheckpointError(path, "this is an image model: give a motion adapter (--motion-adapter) to make video")

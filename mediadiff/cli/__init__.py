@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
-import os
 import signal
 import sys
 
 # Each module adds its subcommand with register(subparsers); the order is the order of `mediadiff --help`.
-COMMANDS = ("generate", "info", "train", "evaluate", "bench", "batch", "serve", "tiny")
+COMMANDS = ("generate", "info", "train", "evaluate", "probe", "examples", "bench", "batch", "serve", "tiny")
 
 
 class Terminated(BaseException):
@@ -28,33 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mediadiff {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f".{name}", __name__)
-        except ModuleNotFoundError as e:
-            if e.name == f"{__name__}.{name}":
-                continue  # a command not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f".{name}", __name__).register(sub)
     return parser
 
 
-def quiet_libraries() -> None:
-    """diffusers/transformers chatter (load reports, deprecation notes) is not for our users."""
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
-    import diffusers
-    import transformers
-
-    diffusers.utils.logging.set_verbosity_error()
-    diffusers.utils.logging.disable_progress_bar()
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-
-
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # before transformers is first imported
-    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
     from ..errors import MediadiffError
+    from ..libraries import quiet_environment
+
+    quiet_environment()  # before transformers is first imported
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -55,18 +55,17 @@ def gather_counts(state, counts: dict) -> list[dict]:
 def run(args) -> int:
     from ..batch import manifest, read_jobs, run_share, write_manifest
     from ..checkpoints.presets import default_model
-    from ..validation import check_device, check_dtype
+    from ..validation import check_device, check_dtype, check_jit
 
     check_device(args.device)
     check_dtype(args.dtype, args.device)
-    if args.jit and args.device not in ("auto", "cpu"):
-        raise ValidationError("jit", True, f"runs on the CPU; with --device {args.device} leave it off")
+    check_jit(args.jit, args.device)
     out = output_dir(args.out)
     models = {"video": args.video_model or default_model("video"), "audio": args.audio_model or default_model("audio")}
     jobs = read_jobs(args.jobs, models)  # every line checked before any model loads
     from tqdm.auto import tqdm
 
-    from . import quiet_libraries
+    from ..libraries import quiet_libraries
     from ..batch import Generator, process_state
 
     quiet_libraries()

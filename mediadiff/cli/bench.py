@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from ..checkpoints import inspect_limits, resolve
+from .. import validation
+from ..checkpoints import resolve_limits
 from ..checkpoints.presets import default_model
 from ..errors import ValidationError
-from ..validation import _int, audio_request, video_request
+from ..validation import check_int
 from .common import add_model_options, add_output_options, add_speed_options, emit, speed_options
 
 PROMPTS = {"video": "a red circle moving right", "audio": "three short high beeps"}
@@ -41,16 +42,16 @@ def register(sub) -> None:
 def spec_from_args(args):
     """Validate every option (before importing torch) and build the BenchSpec."""
     model = args.model or default_model(args.modality)
-    path, preset = resolve(model)
-    limits = inspect_limits(path, preset)
+    path, _, limits = resolve_limits(model, args.motion_adapter)
     prompt = args.prompt or PROMPTS[args.modality]
     if args.modality == "video":
-        request = video_request(limits, prompt, args.negative_prompt, frames=args.frames, fps=args.fps,
-                                height=args.height, width=args.width, steps=args.steps, guidance=args.guidance,
-                                scheduler=args.scheduler, seed=args.seed)
+        request = validation.video_request(limits, prompt, args.negative_prompt, frames=args.frames, fps=args.fps,
+                                           height=args.height, width=args.width, steps=args.steps,
+                                           guidance=args.guidance, scheduler=args.scheduler, seed=args.seed)
     else:
-        request = audio_request(limits, prompt, args.negative_prompt, seconds=args.seconds, steps=args.steps,
-                                guidance=args.guidance, scheduler=args.scheduler, seed=args.seed)
+        request = validation.audio_request(limits, prompt, args.negative_prompt, seconds=args.seconds,
+                                           steps=args.steps, guidance=args.guidance, scheduler=args.scheduler,
+                                           seed=args.seed)
     if request.seed is None:
         raise ValidationError("seed", args.seed, "must be a fixed integer for a benchmark")
     if args.against is not None and args.against not in AGAINST:
@@ -61,10 +62,10 @@ def spec_from_args(args):
         check_reference(path)  # before any weights load
     from ..benchmark.runner import BenchSpec
 
-    return BenchSpec(modality=args.modality, model=model, settings=request.settings(), device=args.device,
+    return BenchSpec(modality=args.modality, model=model, request=request, device=args.device,
                      dtype=args.dtype, allow_pickle=args.allow_pickle, motion_adapter=args.motion_adapter,
                      **speed_options(args),
-                     repeat=_int("repeat", args.repeat, 1, 100), against=args.against,
+                     repeat=check_int("repeat", args.repeat, 1, 100), against=args.against,
                      suffix=".mp4" if args.modality == "video" else ".wav")
 
 
@@ -72,7 +73,7 @@ def run(args) -> int:
     spec = spec_from_args(args)
     from tqdm.auto import tqdm
 
-    from . import quiet_libraries
+    from ..libraries import quiet_libraries
     from ..benchmark.report import table
     from ..benchmark.runner import bench
 
@@ -80,7 +81,7 @@ def run(args) -> int:
     if args.threads is not None:
         import torch
 
-        torch.set_num_threads(_int("threads", args.threads, 1, 1024))
+        torch.set_num_threads(check_int("threads", args.threads, 1, 1024))
     total = (spec.repeat + 1) + 2 + spec.repeat * (2 if spec.against else 1)
     with tqdm(total=total, desc="bench", unit="run", disable=args.quiet or args.json, file=sys.stderr,
               leave=False, dynamic_ncols=True) as bar:

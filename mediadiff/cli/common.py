@@ -30,23 +30,10 @@ def add_speed_options(p) -> None:
 
 
 def speed_options(args) -> dict:
-    """The validated speed options (checked before torch is imported)."""
-    from ..errors import ValidationError
-    from ..validation import _int
+    """The speed flags, checked by validation.speed_options (before torch is imported)."""
+    from ..validation import speed_options
 
-    if args.cache_branch not in ("block", "layer"):
-        raise ValidationError("cache_branch", args.cache_branch, "must be block or layer")
-    options = {"cache_steps": _int("cache_steps", args.cache_steps, 1, 50), "cache_branch": args.cache_branch,
-               "compile": args.compile, "jit": bool(args.jit)}
-    if options["jit"] and (options["compile"] or options["cache_steps"] > 1):
-        flags = {"blocks": "--compile", "unet": "--compile-unet"}
-        other = flags[options["compile"]] if options["compile"] else f"--cache-steps {options['cache_steps']}"
-        raise ValidationError("jit", True, f"cannot be combined with {other}: pick one way to speed up the UNet")
-    if options["compile"] == "unet" and options["cache_steps"] > 1:
-        # the step cache swaps block forwards between steps, which a whole-UNet graph would recompile or bypass
-        raise ValidationError("compile_unet", True, f"cannot be combined with --cache-steps {options['cache_steps']}; "
-                                                    "use --compile (regional) with step caching")
-    return options
+    return speed_options(args.cache_steps, args.cache_branch, args.compile, args.jit, getattr(args, "device", "auto"))
 
 
 def apply_speed_options(pipe, options: dict):
@@ -60,9 +47,9 @@ def apply_speed_options(pipe, options: dict):
     return pipe
 
 
-def add_output_options(p) -> None:
+def add_output_options(p, json_help: str = "print one JSON object (paths, seed, timings) and nothing else") -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars, only errors")
-    p.add_argument("--json", action="store_true", help="print one JSON object (paths, seed, timings) and nothing else")
+    p.add_argument("--json", action="store_true", help=json_help)
 
 
 def step_progress(args, total: int, desc: str):

@@ -32,37 +32,25 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _int(name: str, value, lo: int, hi: int) -> int | None:
-    if value is None:
-        return None
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        n = lo - 1
-    if not lo <= n <= hi:
-        raise ValidationError(name, value, f"must be an integer from {lo} to {hi}")
-    return n
-
-
 def run(args) -> int:
-    from ..checkpoints import inspect_limits, resolve
+    from ..checkpoints import resolve_limits
     from ..checkpoints.loading import read_json
     from ..checkpoints.presets import default_model
     from ..evaluation.runner import SPLITS
+    from ..validation import check_int
 
     if args.modality not in ("audio", "video"):
         raise ValidationError("modality", args.modality, "must be audio or video")
     speed = speed_options(args)
-    seeds = _int("seeds", args.seeds, 1, 64)
-    seed = _int("seed", args.seed, 0, 2**31 - 1)
-    limit = _int("limit", args.limit, 1, 10_000)
+    seeds = check_int("seeds", args.seeds, 1, 64)
+    seed = check_int("seed", args.seed, 0, 2**31 - 1)
+    limit = None if args.limit is None else check_int("limit", args.limit, 1, 10_000)
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
     for s in splits:
         if s not in SPLITS:
             raise ValidationError("splits", args.splits, f"each must be one of {', '.join(SPLITS)}")
     model = args.model or default_model(args.modality)
-    path, preset = resolve(model)
-    limits = inspect_limits(path, preset)
+    path, _, limits = resolve_limits(model)
     if limits.modality != args.modality:
         raise ValidationError("model", model, f"is a {limits.modality} model; use `mediadiff eval {limits.modality}`")
     if args.save is not None and Path(args.save).exists() and not Path(args.save).is_dir():
@@ -70,17 +58,16 @@ def run(args) -> int:
     settings = {k: v for k, v in (("steps", args.steps), ("guidance", args.guidance)) if v is not None}
     if args.modality == "audio" and args.seconds is not None:
         settings["seconds"] = args.seconds
-    from ..validation import audio_request, video_request
-
-    check = audio_request if args.modality == "audio" else video_request
-    request = check(limits, "probe", None, **settings)  # validates steps/guidance/seconds before loading
-    settings = {k: getattr(request, k) for k in settings}
-    from . import quiet_libraries
-    from ..evaluation.runner import evaluate, read_prompts, suite, world_items
-    from ..pipelines import AudioPipeline, VideoPipeline
+    from ..evaluation.runner import evaluate, item_requests, read_prompts, suite, world_items
 
     s = suite(args.modality)
     items = read_prompts(s, args.prompts) if args.prompts else world_items(s, splits, limit)
+    # Every prompt's request validated once, before loading; evaluate generates exactly these.
+    requests = item_requests(limits, items, seeds=seeds, seed=seed, settings=settings)
+    settings = {k: getattr(requests[0], k) for k in settings} if requests else settings  # as checked: 4, not "4"
+    from ..libraries import quiet_libraries
+    from ..pipelines import AudioPipeline, VideoPipeline
+
     quiet_libraries()
     cls = AudioPipeline if args.modality == "audio" else VideoPipeline
     pipe = cls.from_pretrained(model, device=args.device, dtype=args.dtype, allow_pickle=args.allow_pickle)
@@ -92,7 +79,7 @@ def run(args) -> int:
                disable=args.quiet or args.json, dynamic_ncols=True)
     with bar:
         report = evaluate(pipe, items, seeds=seeds, seed=seed, settings=settings, save_dir=args.save,
-                          on_item=lambda n, total: bar.update(1))
+                          requests=requests, on_item=lambda n, total: bar.update(1))
     trained = read_json(path / "model_index.json").get("_training")  # set by `mediadiff train` (learning curves)
     result = report.to_json() | {"wall_s": round(time.perf_counter() - started, 1), "speed": speed,
                                  "model_training": trained}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
-from ..checkpoints import inspect_limits, resolve
+from .. import validation
+from ..checkpoints import resolve_limits
 from ..checkpoints.presets import default_model
-from ..validation import audio_request, check_output_path, video_request
+from ..validation import check_output_path
 from .common import (add_model_options, add_output_options, add_speed_options, apply_speed_options, emit,
                      speed_options, step_progress)
 
@@ -41,20 +42,28 @@ def register(sub) -> None:
 
 
 def _limits(args, modality: str):
-    """Validate every parameter against the checkpoint's configs before loading any weights."""
+    """The output path, the model and its limits, from configs alone (before any weights load)."""
     output = check_output_path(args.output, modality)
     model = args.model or default_model(modality)
-    path, preset = resolve(model)
-    return output, model, inspect_limits(path, preset)
+    _, _, limits = resolve_limits(model, getattr(args, "motion_adapter", None))
+    return output, model, limits
 
 
 def _load(cls, args, model):
-    from . import quiet_libraries
+    from ..libraries import quiet_libraries
 
     quiet_libraries()
     pipe = cls.from_pretrained(model, device=args.device, dtype=args.dtype, allow_pickle=args.allow_pickle,
                                motion_adapter=getattr(args, "motion_adapter", None))
     return apply_speed_options(pipe, args.speed)
+
+
+def _generate(cls, args, model, request):
+    """Load the pipeline and generate the validated request, with a progress bar."""
+    pipe = _load(cls, args, model)
+    bar, on_step = step_progress(args, request.steps, "denoising")
+    with bar:
+        return pipe.generate(request, callback=on_step)
 
 
 def _finish(args, out, paths, started: float, what: str) -> int:
@@ -67,17 +76,17 @@ def _finish(args, out, paths, started: float, what: str) -> int:
 
 def run_video(args) -> int:
     started = time.perf_counter()
+    # 1. Validate every option against the checkpoint's configs, once, before any model work.
     output, model, limits = _limits(args, "video")
     args.speed = speed_options(args)
-    request = video_request(limits, args.prompt, args.negative_prompt, frames=args.frames, fps=args.fps,
-                            height=args.height, width=args.width, steps=args.steps, guidance=args.guidance,
-                            scheduler=args.scheduler, seed=args.seed, num_outputs=args.num_outputs)
+    request = validation.video_request(limits, args.prompt, args.negative_prompt, frames=args.frames, fps=args.fps,
+                                       height=args.height, width=args.width, steps=args.steps,
+                                       guidance=args.guidance, scheduler=args.scheduler, seed=args.seed,
+                                       num_outputs=args.num_outputs)
     from ..pipelines import VideoPipeline  # torch and diffusers load only once the request is valid
 
-    pipe = _load(VideoPipeline, args, model)
-    bar, on_step = step_progress(args, request.steps, "denoising")
-    with bar:
-        out = pipe(**request.settings(), callback=on_step)
+    # 2. Generate that request, then write the files.
+    out = _generate(VideoPipeline, args, model, request)
     paths = out.save(output)
     what = f"{request.frames} frames, {request.width}x{request.height}, {request.fps} fps"
     return _finish(args, out, paths, started, what)
@@ -85,16 +94,15 @@ def run_video(args) -> int:
 
 def run_audio(args) -> int:
     started = time.perf_counter()
+    # 1. Validate every option against the checkpoint's configs, once, before any model work.
     output, model, limits = _limits(args, "audio")
     args.speed = speed_options(args)
-    request = audio_request(limits, args.prompt, args.negative_prompt, seconds=args.seconds, steps=args.steps,
-                            guidance=args.guidance, scheduler=args.scheduler, seed=args.seed,
-                            num_outputs=args.num_outputs)
+    request = validation.audio_request(limits, args.prompt, args.negative_prompt, seconds=args.seconds,
+                                       steps=args.steps, guidance=args.guidance, scheduler=args.scheduler,
+                                       seed=args.seed, num_outputs=args.num_outputs)
     from ..pipelines import AudioPipeline
 
-    pipe = _load(AudioPipeline, args, model)
-    bar, on_step = step_progress(args, request.steps, "denoising")
-    with bar:
-        out = pipe(**request.settings(), callback=on_step)
+    # 2. Generate that request, then write the file.
+    out = _generate(AudioPipeline, args, model, request)
     paths = out.save(output)
     return _finish(args, out, paths, started, f"{request.seconds:g} s at {out.sample_rate} Hz")

@@ -18,7 +18,7 @@ def describe(model: str, allow_pickle: bool = False) -> dict:
     """A summary of a checkpoint: layout, components (class, parameters, MB), limits, defaults."""
     import torch
 
-    from . import quiet_libraries
+    from ..libraries import quiet_libraries
 
     quiet_libraries()
     ckpt = load_checkpoint(model, allow_pickle=allow_pickle)

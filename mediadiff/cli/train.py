@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ValidationError
-from .common import emit
+from .common import add_output_options, emit
 
 STAGE_CHOICES = ("vae", "vocoder", "denoiser", "all")
 
@@ -21,8 +21,10 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the stages' last checkpoints")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
     p.add_argument("--stop-after", default=None, help="stop this sitting after N steps of the current stage")
-    p.add_argument("--quiet", action="store_true", help="no progress bars, only errors")
-    p.add_argument("--json", action="store_true", help="print one JSON summary and nothing else")
+    p.add_argument("--minutes", default=None, help="stop this sitting after M minutes of the current stage")
+    p.add_argument("--init", default=None, help="continue from this pipeline: its VAE (and vocoder) as they are, "
+                                                "the denoiser starting from its UNet")
+    add_output_options(p, "print one JSON summary (stages, steps, pipeline) and nothing else")
     p.set_defaults(run=run)
 
 
@@ -39,18 +41,24 @@ def _positive(name: str, value) -> int | None:
 
 
 def run(args) -> int:
-    from ..training.config import MODALITIES, load_config
+    from ..training.config import MODALITIES, load_config, with_sitting
 
     if args.modality not in MODALITIES:
         raise ValidationError("modality", args.modality, f"must be one of {', '.join(MODALITIES)}")
     if args.stage not in STAGE_CHOICES:
         raise ValidationError("stage", args.stage, f"must be one of {', '.join(STAGE_CHOICES)}")
     stop_after = _positive("stop-after", args.stop_after)
-    cfg = load_config(args.config, args.modality)
+    minutes = None
+    if args.minutes is not None:
+        try:
+            minutes = float(args.minutes)
+        except ValueError:
+            raise ValidationError("minutes", args.minutes, "must be a positive number of minutes") from None
+    cfg = with_sitting(load_config(args.config, args.modality), args.init, minutes)
     out = Path(args.out) if args.out else Path("runs") / cfg["name"]
     if out.exists() and not out.is_dir():
         raise ValidationError("out", str(out), "is a file; give a folder for the run")
-    from . import quiet_libraries
+    from ..libraries import quiet_libraries
 
     quiet_libraries()
     from ..training.run import run as train_run

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import MediadiffError
 from .atomic import atomic_output
@@ -15,25 +14,28 @@ from .metadata import settings_json
 
 
 def vae_factor(vae) -> int:
-    """Spatial downsampling of an AutoencoderKL: 2 per level after the first."""
-    return 2 ** (len(vae.config.block_out_channels) - 1)
+    """Spatial downsampling of an AutoencoderKL (a VAE or its config mapping): 2 per level after the first."""
+    config = getattr(vae, "config", vae)
+    return 2 ** (len(config.get("block_out_channels", [0])) - 1)
 
 
-@torch.no_grad()
 def decode_video(vae, latents: torch.Tensor, chunk_size: int = 8) -> np.ndarray:
     """Latents (B, C, F, h, w) -> frames (B, F, H, W, 3) float32 in [0, 1], decoded `chunk_size` frames at a time."""
+    import torch  # here, not at module import: checkpoints read vae_factor before torch is needed
+
     b, c, f, h, w = latents.shape
     flat = latents.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)  # (B*F, C, h, w): a view when B == 1
     dtype = next(vae.parameters()).dtype
     frames = None
-    for start in range(0, b * f, chunk_size):
-        # Each chunk goes to host memory at once so device memory stays flat as the frame count grows.
-        chunk = flat[start:start + chunk_size] / vae.config.scaling_factor  # scaled per chunk: no full copy
-        image = vae.decode(chunk.to(dtype)).sample  # (n, 3, H, W) in [-1, 1]
-        image = (image.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()  # (n, H, W, 3)
-        if frames is None:
-            frames = np.empty((b * f, *image.shape[1:]), dtype=np.float32)
-        frames[start:start + len(image)] = image
+    with torch.no_grad():
+        for start in range(0, b * f, chunk_size):
+            # Each chunk goes to host memory at once so device memory stays flat as the frame count grows.
+            chunk = flat[start:start + chunk_size] / vae.config.scaling_factor  # scaled per chunk: no full copy
+            image = vae.decode(chunk.to(dtype)).sample  # (n, 3, H, W) in [-1, 1]
+            image = (image.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()  # (n, H, W, 3)
+            if frames is None:
+                frames = np.empty((b * f, *image.shape[1:]), dtype=np.float32)
+            frames[start:start + len(image)] = image
     return frames.reshape(b, f, *frames.shape[1:])  # (B, F, H, W, 3)
 
 

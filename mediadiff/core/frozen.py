@@ -19,8 +19,6 @@ import torch.nn.functional as F
 
 from .denoisers import Conditioned
 
-DEVICES = ("cpu",)  # on GPUs torch.compile (`--compile`) is the tool; TorchScript gains were measured on CPUs
-
 
 def _frames_only(conv: torch.nn.Module) -> bool:
     """A plain Conv3d whose kernel spans frames only, (k, 1, 1), as in UNet3D's temporal convolutions."""
@@ -60,18 +58,18 @@ MATMUL_MAX_SCORES = 1_500_000  # batch x heads x queries x keys
 MATMUL_MIN_HEAD_DIM = 8
 
 
-def _tokens(x: torch.Tensor) -> int:
+def token_count(x: torch.Tensor) -> int:
     """Sequence length of (B, L, D) tokens or (B, C, H, W) maps (H * W positions)."""
     return x.shape[1] if x.ndim == 3 else x.shape[-2] * x.shape[-1]
 
 
-def _matmuls_faster(attn, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None) -> bool:
+def matmuls_faster(attn, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None) -> bool:
     """Whether this call should run as plain matmuls: fp32 (diffusers' matmul processor rounds the scores of
     lower precisions before the softmax, flash does not), no q/k norms (it skips them), a small problem."""
     if hidden_states.dtype != torch.float32 or attn.norm_q is not None or attn.norm_k is not None:
         return False
-    keys = _tokens(hidden_states if encoder_hidden_states is None else encoder_hidden_states)
-    scores = hidden_states.shape[0] * attn.heads * _tokens(hidden_states) * keys
+    keys = token_count(hidden_states if encoder_hidden_states is None else encoder_hidden_states)
+    scores = hidden_states.shape[0] * attn.heads * token_count(hidden_states) * keys
     head_dim = attn.inner_dim // attn.heads
     return keys <= MATMUL_MAX_KEYS and scores <= MATMUL_MAX_SCORES and head_dim >= MATMUL_MIN_HEAD_DIM
 
@@ -86,7 +84,7 @@ class _ShortKeysAsMatmuls:
         self.fused, self.matmuls = fused, AttnProcessor()
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None):
-        faster = _matmuls_faster(attn, hidden_states, encoder_hidden_states)
+        faster = matmuls_faster(attn, hidden_states, encoder_hidden_states)
         return (self.matmuls if faster else self.fused)(attn, hidden_states, encoder_hidden_states, attention_mask,
                                                         temb)
 

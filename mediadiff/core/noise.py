@@ -10,10 +10,8 @@ from diffusers.utils.torch_utils import randn_tensor
 from . import MAX_SEED
 
 
-def make_generator(seed: int | torch.Generator | None) -> tuple[torch.Generator, int | None]:
+def make_generator(seed: int | None) -> tuple[torch.Generator, int]:
     """A CPU generator from an int seed (a fresh random seed when None), and the seed used."""
-    if isinstance(seed, torch.Generator):
-        return seed, None
     if seed is None:
         seed = random.SystemRandom().randint(0, MAX_SEED)
     return torch.Generator("cpu").manual_seed(int(seed)), int(seed)

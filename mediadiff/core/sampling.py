@@ -32,6 +32,11 @@ class SamplerSettings:
     generator: torch.Generator | None = None
     eta: float = 0.0
 
+    @property
+    def guided(self) -> bool:
+        """Whether the unconditional branch runs (Ho & Salimans 2022): decided here, once, from the scale."""
+        return guidance.uses_guidance(self.guidance_scale)
+
 
 def step_kwargs(scheduler, generator: torch.Generator | None, eta: float) -> dict:
     """The extra arguments this scheduler's step() accepts (eta for DDIM, a generator for stochastic ones)."""
@@ -53,7 +58,7 @@ def sample(
     cancel: CancelFlag | None = None,
 ) -> torch.Tensor:
     """Denoise `latents` (any layout) with `scheduler`, guided; the layout is never reshaped."""
-    guided = guidance.uses_guidance(settings.guidance_scale)
+    guided = settings.guided
     extra = step_kwargs(scheduler, settings.generator, settings.eta)
     timesteps = scheduler.timesteps
     for i, t in enumerate(timesteps):

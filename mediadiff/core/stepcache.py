@@ -17,11 +17,8 @@ import torch
 from .sampling import ModelFn
 
 
-BRANCHES = ("block", "layer")
-
-
 def deep_blocks(unet, branch: str = "block") -> list[torch.nn.Module]:
-    """The modules a cached step replays.
+    """The modules a cached step replays, for `branch` (validation.CACHE_BRANCHES).
 
     "block": down_blocks[1:], mid_block, up_blocks[:-1] (the first down and last up block stay fresh).
     "layer": everything but the last layer of the last up block, which sees only conv_in's fresh skip

@@ -39,8 +39,17 @@ class TextEncoder:
             return bool(getattr(self.model.config, "use_attention_mask", False))
         return True
 
+    @property
+    def cache_count(self) -> int:
+        """How many prompt embeddings the cache holds (at most cache_size)."""
+        return len(self._cache)
+
+    def clear_cache(self) -> None:
+        """Forget every cached embedding (benchmarks time each encoding, as diffusers runs it)."""
+        self._cache.clear()
+
     @torch.no_grad()
-    def _encode_uncached(self, prompts: list[str]) -> torch.Tensor:
+    def encode_uncached(self, prompts: list[str]) -> torch.Tensor:
         """Tokenize to the fixed length and run the encoder: (B, L, D) tokens, (B, L + 1, D) with the
         sentence token, or (B, D) pooled."""
         tokens = self.tokenizer(
@@ -60,7 +69,7 @@ class TextEncoder:
         key_base = (str(self.model.device), self.model.dtype)
         missing = [p for p in dict.fromkeys(prompts) if (key_base, p) not in self._cache]
         if missing:
-            for p, emb in zip(missing, self._encode_uncached(missing)):
+            for p, emb in zip(missing, self.encode_uncached(missing)):
                 self._cache[(key_base, p)] = emb
         rows = []
         for p in prompts:

@@ -312,12 +312,6 @@ def _timbre_measures(fr: _Frames | None) -> tuple[float, float, str | None]:
     return _timbre_from_energies(_harmonic_energies(power, freqs, fr.f0[idx], fr.sr))
 
 
-def harmonic_profile(wave, sr: int) -> tuple[float, float]:
-    """(richness = overtone/fundamental energy, even share of overtone energy) of the pitched frames."""
-    richness, even, _ = _timbre_measures(_frames(wave, sr))
-    return richness, even
-
-
 def timbre_class(wave, sr: int) -> str | None:
     """pure (sine), buzzy (square: odd overtones) or bright (saw: all overtones); None if unpitched."""
     return _timbre_measures(_frames(wave, sr))[2]

@@ -15,8 +15,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ValidationError
+from ..worlds import SPLITS
 
-SPLITS = ("grammar", "held_out", "paraphrase")
 # The issue's targets for the shipped tones model: (split, attribute, minimum accuracy).
 TONES_TARGETS = (("grammar", "pitch", 0.9), ("grammar", "pattern", 0.9), ("grammar", "beeps", 0.8),
                  ("held_out", "pattern", 0.8), ("paraphrase", "pattern", 0.7))
@@ -190,16 +190,28 @@ def _plain(measured: dict) -> dict:
     return out
 
 
+def item_requests(limits, items: list[Item], *, seeds: int = 1, seed: int = 0, settings: dict | None = None) -> list:
+    """Each item's generation (`seeds` outputs from `seed`), validated once against a checkpoint's limits."""
+    from .. import validation
+
+    build = validation.audio_request if limits.modality == "audio" else validation.video_request
+    return [build(limits, item.prompt, seed=seed, num_outputs=seeds, **(settings or {})) for item in items]
+
+
 def evaluate(pipe, items: list[Item], *, seeds: int = 1, seed: int = 0, settings: dict | None = None,
-             on_item: Callable[[int, int], None] | None = None, save_dir: Path | None = None) -> Report:
-    """Generate `seeds` outputs per prompt (seeds seed, seed+1, ...) and score each against its spec."""
+             on_item: Callable[[int, int], None] | None = None, save_dir: Path | None = None,
+             requests: list | None = None) -> Report:
+    """Generate `seeds` outputs per prompt (seeds seed, seed+1, ...) and score each against its spec; `requests`:
+    the items' requests when already validated (item_requests), else validated here."""
     s = suite(pipe.modality)
     settings = dict(settings or {})
     report = Report(s.modality, s.attributes, {**settings, "seeds": seeds, "seed": seed, "model": pipe.name})
+    if requests is None:
+        requests = item_requests(pipe.limits, items, seeds=seeds, seed=seed, settings=settings)
     if save_dir is not None:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
-    for n, item in enumerate(items):
-        out = pipe(item.prompt, seed=seed, num_outputs=seeds, **settings)
+    for n, (item, request) in enumerate(zip(items, requests, strict=True)):
+        out = pipe.generate(request)
         if save_dir is not None:
             suffix = ".wav" if s.modality == "audio" else ".mp4"
             out.save(Path(save_dir) / f"{n:03d}-{item.split}{suffix}")

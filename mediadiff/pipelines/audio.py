@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
+from .. import validation
 from ..codecs.mel import MelConfig, decode_mel, griffin_lim, vocode
 from ..core.sampling import CancelFlag, StepCallback
-from ..validation import audio_request
-from .base import MediaPipeline, Timer
+from ..validation import AudioRequest
+from .base import MediaPipeline, Timer, seed_or_generator
 from .outputs import AudioOutput
 
 
@@ -17,6 +19,7 @@ class AudioPipeline(MediaPipeline):
     """Text-to-audio with a UNet2D on mel latents, a mel VAE and a HiFi-GAN vocoder (Griffin-Lim without one)."""
 
     modality = "audio"
+    request_type = AudioRequest
 
     @property
     def mel_config(self) -> MelConfig:
@@ -29,15 +32,25 @@ class AudioPipeline(MediaPipeline):
                                "hop_length": int(np.prod(c.upsample_rates)), "n_mels": int(c.model_in_dim)})
         return cfg
 
+    def request(self, prompt, negative_prompt=None, **settings) -> AudioRequest:
+        """The generation checked once against this checkpoint's limits; unset settings take its defaults."""
+        return validation.audio_request(self.limits, prompt, negative_prompt, **settings)
+
     def __call__(self, prompt: str, negative_prompt: str | None = None, *, seconds: float | None = None,
                  steps: int | None = None, guidance: float | None = None, scheduler: str | None = None,
                  seed=None, num_outputs: int | None = None,
                  callback: StepCallback | None = None, cancel: CancelFlag | None = None) -> AudioOutput:
         """Generate `num_outputs` sounds of `seconds` each; unset parameters take the checkpoint's defaults."""
-        # 1. Validate everything before any model work.
-        request = audio_request(self.limits, prompt, negative_prompt, seconds=seconds, steps=steps,
-                                guidance=guidance, scheduler=scheduler,
-                                seed=None if hasattr(seed, "manual_seed") else seed, num_outputs=num_outputs)
+        seed, generator = seed_or_generator(seed)
+        request = self.request(prompt, negative_prompt, seconds=seconds, steps=steps, guidance=guidance,
+                               scheduler=scheduler, seed=seed, num_outputs=num_outputs)
+        return self.generate(request, generator=generator, callback=callback, cancel=cancel)
+
+    def generate(self, request: AudioRequest, *, generator: torch.Generator | None = None,
+                 callback: StepCallback | None = None, cancel: CancelFlag | None = None) -> AudioOutput:
+        """Generate a validated request; `generator` (one for every sound) replaces the request's seed."""
+        # 1. The request was validated once, before any model work; only its kind is checked here.
+        self.check_request(request)
         timer = Timer(self.device)
         mel = self.mel_config
         # 2. Mel frames covering the requested length (never short), rounded up to the VAE factor (trimmed later).
@@ -45,8 +58,7 @@ class AudioPipeline(MediaPipeline):
         mel_frames = math.ceil(math.ceil(request.seconds * mel.sample_rate / mel.hop_length - 1e-6) / f) * f
         shape = (request.num_outputs, self.unet.config.in_channels, mel_frames // f, mel.n_mels // f)  # (B, C, t, m)
         # 3. Denoise in the audio latent layout.
-        generators, used_seed = self.generators(seed if hasattr(seed, "manual_seed") else request.seed,
-                                                request.num_outputs)
+        generators, used_seed = self.generators(request.seed, request.num_outputs, generator)
         latents = self.denoise(shape, request, generators, timer, callback, cancel)
         # 4. Decode to log-mel, then to a waveform.
         with timer.stage("decode"):

@@ -13,18 +13,21 @@ import torch
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..checkpoints.presets import default_model
 from ..core import denoisers
-from ..core.guidance import uses_guidance
-from ..core.noise import initial_latents, make_generator
-from ..core.frozen import DEVICES as JIT_DEVICES
 from ..core.frozen import FrozenDenoiser
+from ..core.noise import initial_latents, make_generator
 from ..core.sampling import CancelFlag, SamplerSettings, StepCallback, sample
 from ..core.schedulers import make_scheduler
-from ..core.stepcache import BRANCHES, StepCache
+from ..core.stepcache import StepCache
 from ..core.text import TextEncoder
 from ..errors import ValidationError
-from ..validation import COMPILE_SCOPES, Limits, check_device, check_dtype
+from ..validation import Limits, check_cache, check_compile, check_device, check_dtype, check_jit
 
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def seed_or_generator(seed) -> tuple[object, torch.Generator | None]:
+    """`seed=` may be a torch.Generator, as in diffusers: (None, generator) then, else (seed, None)."""
+    return (None, seed) if isinstance(seed, torch.Generator) else (seed, None)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -62,6 +65,7 @@ class MediaPipeline:
     """Components of one checkpoint plus the shared generation machinery; subclasses add a modality."""
 
     modality: ClassVar[str]
+    request_type: ClassVar[type]  # validation.VideoRequest / AudioRequest: what generate() takes
 
     def __init__(self, components: dict[str, Any], limits: Limits, references: dict | None = None, source: str = ""):
         self.components = components
@@ -112,16 +116,12 @@ class MediaPipeline:
 
     def enable_step_cache(self, interval: int, branch: str = "block") -> "MediaPipeline":
         """Opt-in: a full UNet forward every `interval` steps, deep features reused in between (1 turns it off)."""
-        if branch not in BRANCHES:
-            raise ValidationError("cache_branch", branch, f"must be one of {', '.join(BRANCHES)}")
-        self.cache_interval, self.cache_branch = max(1, int(interval)), branch
+        self.cache_interval, self.cache_branch = check_cache(interval, branch)
         return self
 
     def compile(self, mode: str | None = None, scope: str = "blocks") -> "MediaPipeline":
         """Opt-in torch.compile of the repeated UNet blocks (scope "blocks") or of the whole UNet ("unet")."""
-        if scope not in COMPILE_SCOPES:
-            raise ValidationError("compile", scope, f"must be one of {', '.join(COMPILE_SCOPES)}")
-        if scope == "unet":
+        if check_compile(scope) == "unet":
             self.unet.compile(mode=mode)
             return self
         repeated = ("ResnetBlock2D", "Transformer2DModel", "TransformerTemporalModel", "TemporalConvLayer",
@@ -139,10 +139,13 @@ class MediaPipeline:
     def enable_jit(self, enabled: bool = True) -> "MediaPipeline":
         """Opt-in: run the UNet as a TorchScript-frozen graph, traced on the first call of each shape (CPU).
         Same output; less time per step after that first call (core.frozen)."""
-        if enabled and self.device.type not in JIT_DEVICES:
-            raise ValidationError("jit", self.device.type, f"runs on {', '.join(JIT_DEVICES)}; on a GPU use compile")
-        self._frozen = FrozenDenoiser(self.unet) if enabled else None
+        self._frozen = FrozenDenoiser(self.unet) if check_jit(enabled, self.device.type) else None
         return self
+
+    @property
+    def frozen(self) -> FrozenDenoiser | None:
+        """The frozen UNet graphs (enable_jit), or None when the UNet runs eagerly."""
+        return self._frozen
 
     @property
     def text(self) -> TextEncoder:
@@ -157,10 +160,18 @@ class MediaPipeline:
     def name(self) -> str:
         return self.source or str(self.limits.defaults.get("name", ""))
 
-    def generators(self, seed, count: int) -> tuple[list[torch.Generator] | torch.Generator, int | None]:
-        """One CPU generator per output (seed, seed+1, ...) so each output is reproducible on its own."""
-        if isinstance(seed, torch.Generator):
-            return seed, None
+    def check_request(self, request) -> None:
+        """A request of this pipeline's modality (built once by validation.video_request / audio_request)."""
+        if not isinstance(request, self.request_type):
+            raise ValidationError("request", type(request).__name__, f"must be a request for {self.modality} "
+                                  f"({self.request_type.__name__}, from pipe.request(...) or mediadiff.validation)")
+
+    def generators(self, seed: int | None, count: int, generator: torch.Generator | None = None
+                   ) -> tuple[list[torch.Generator] | torch.Generator, int | None]:
+        """One CPU generator per output (seed, seed+1, ...) so each output is reproducible on its own; a given
+        `generator` serves every output instead (its seed is unknown)."""
+        if generator is not None:
+            return generator, None
         first, used = make_generator(seed)
         if count == 1:
             return first, used
@@ -170,14 +181,14 @@ class MediaPipeline:
                 on_step: StepCallback | None = None, cancel: CancelFlag | None = None) -> torch.Tensor:
         """Encode prompts, draw noise and run the shared sampling loop; returns denoised latents."""
         n = request.num_outputs
-        guided = uses_guidance(request.guidance)
+        step_generator = seed_source[0] if isinstance(seed_source, list) else seed_source
+        settings = SamplerSettings(request.steps, request.guidance, step_generator)
         with timer.stage("text"):
-            embeddings = self.text.encode_for_guidance([request.prompt] * n, [request.negative_prompt] * n, guided)
+            embeddings = self.text.encode_for_guidance([request.prompt] * n, [request.negative_prompt] * n,
+                                                       settings.guided)
         scheduler = make_scheduler(request.scheduler, self.scheduler.config)
         scheduler.set_timesteps(request.steps, device=self.device)
         latents = initial_latents(latent_shape, seed_source, self.device, self.dtype, scheduler.init_noise_sigma)
-        step_generator = seed_source[0] if isinstance(seed_source, list) else seed_source
-        settings = SamplerSettings(request.steps, request.guidance, step_generator)
         # inference_mode, not no_grad: no version counters on the tensors (shapes UNet forward 0.95-0.97x on a CPU)
         if self.cache_interval <= 1:
             model_fn = denoisers.bind(self.unet, embeddings, self._frozen)

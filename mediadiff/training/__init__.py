@@ -1,3 +1,1 @@
 """Training: modality-agnostic stages (vae, vocoder, denoiser) on accelerate, driven by a YAML config."""
-
-STAGES = ("vae", "vocoder", "denoiser")

@@ -15,6 +15,12 @@ STAGE_DEFAULTS = {
     "steps": 1000, "batch": 32, "lr": 1e-3, "warmup": 100, "weight_decay": 0.0, "ema_decay": 0.999,
     "checkpoint_every": 250, "grad_clip": 1.0, "grad_accumulation": 1, "mixed_precision": "no",
     "betas": [0.9, 0.999],
+    "lr_floor": 0.0,  # the cosine decay ends at this fraction of lr (0: diffusers' cosine schedule)
+    "ema_warmup": True,  # EMA decay ramps up from 0 (short runs are not dominated by the initial weights)
+    "data_on_device": False,  # the whole set kept on the training device, batches drawn there (no loader)
+    "snapshot_every": 0,  # every N steps keep the EMA weights (a pipeline, for the denoiser) in snapshots/
+    "minutes": None,  # stop a sitting after this many minutes of the stage (continue with --resume)
+    "init": None,  # start from these weights: a pipeline folder or the component's own folder
 }
 DEFAULTS = {
     "seed": 0,
@@ -34,19 +40,21 @@ DEFAULTS = {
     "denoiser": {"block_out_channels": [32, 64, 64], "layers_per_block": 1, "attention_head_dim": 8,
                  "p_uncond": 0.1, "min_snr_gamma": 5.0, "prediction_type": "v_prediction",
                  "beta_schedule": "squaredcos_cap_v2", "num_train_timesteps": 1000, "sample_prompt": None,
-                 "motion_heads": 2, "norm_num_groups": 8, "init": None,
+                 "motion_heads": 2, "norm_num_groups": 8,
+                 "t_min": 0,  # train on timesteps >= t_min only (the high-noise steps that decide the layout)
                  "pair_reversed": False,  # train each clip beside its time reversal (same noise, swapped caption)
                  "clips": None},  # video: a set of its own, streamed into latents (stream_latents)
     "defaults": {"steps": 20, "guidance": 4.0, "scheduler": "dpm++"},
 }
 POSITIVE_INTS = ("steps", "batch", "checkpoint_every", "grad_accumulation")
+DEVICE_DATA_STAGES = {"video": ("vae", "denoiser"), "audio": ("denoiser",)}  # whose datasets can gather on a device
 
 
-def _merge(base: dict, override: dict) -> dict:
+def deep_merge(base: dict, override: dict) -> dict:
     """Deep merge of `override` into a copy of `base`."""
     out = copy.deepcopy(base)
     for key, value in override.items():
-        out[key] = _merge(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, dict) else value
+        out[key] = deep_merge(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, dict) else value
     return out
 
 
@@ -64,21 +72,43 @@ def read_yaml(path: str | Path) -> dict:
     return data
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_stage(cfg: dict, stage: str) -> None:
-    """Numbers of one stage section must be positive."""
+    """The settings of one stage section: positive counts, rates in range, flags, an optional start."""
     section = cfg[stage]
     for key in POSITIVE_INTS:
         value = section.get(key)
+        if key == "steps" and value == 0 and section["init"] is not None:
+            continue  # steps 0 with init: the stage takes those weights as they are
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValidationError(f"{stage}.{key}", value, "must be a positive integer")
-    for key in ("lr", "ema_decay"):
-        value = section.get(key)
-        if not isinstance(value, (int, float)) or not 0 < float(value) <= 1:
-            raise ValidationError(f"{stage}.{key}", value, "must be a number in (0, 1]")
+            rule = "must be a positive integer" + (" (0 only with init: take those weights as they are)"
+                                                   if key == "steps" else "")
+            raise ValidationError(f"{stage}.{key}", value, rule)
+    if not (_is_number(section["lr"]) and 0 < section["lr"] <= 1):
+        raise ValidationError(f"{stage}.lr", section["lr"], "must be a number in (0, 1]")
+    if not (_is_number(section["ema_decay"]) and 0 <= section["ema_decay"] <= 1):
+        raise ValidationError(f"{stage}.ema_decay", section["ema_decay"], "must be a number in [0, 1] "
+                                                                           "(0: the raw weights, no averaging)")
     betas = section.get("betas")
     if not (isinstance(betas, list) and len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1
                                                                  for b in betas)):
         raise ValidationError(f"{stage}.betas", betas, "must be two numbers in [0, 1), e.g. [0.9, 0.999]")
+    if not (_is_number(section["lr_floor"]) and 0 <= section["lr_floor"] < 1):
+        raise ValidationError(f"{stage}.lr_floor", section["lr_floor"], "must be a number in [0, 1) (a fraction of lr)")
+    for key in ("ema_warmup", "data_on_device"):
+        if not isinstance(section[key], bool):
+            raise ValidationError(f"{stage}.{key}", section[key], "must be true or false")
+    every = section["snapshot_every"]
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise ValidationError(f"{stage}.snapshot_every", every, "must be an integer of at least 0 (0: no snapshots)")
+    minutes = section["minutes"]
+    if minutes is not None and not (_is_number(minutes) and minutes > 0):
+        raise ValidationError(f"{stage}.minutes", minutes, "must be a positive number of minutes (or left out)")
+    if section["init"] is not None and not (isinstance(section["init"], str) and section["init"].strip()):
+        raise ValidationError(f"{stage}.init", section["init"], "must be a folder: a pipeline or the component's own")
 
 
 def _check_text(cfg: dict) -> None:
@@ -155,7 +185,7 @@ def _check_pattern_weights(cfg: dict) -> None:
     for key, value in weights.items():
         if key not in PATTERNS:
             raise ValidationError("data.pattern_weights", weights, f"keys must be patterns: {', '.join(PATTERNS)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        if not _is_number(value) or value <= 0:
             raise ValidationError(f"data.pattern_weights.{key}", value, "must be a positive number")
 
 
@@ -163,15 +193,15 @@ def read_with_base(path: str | Path) -> dict:
     """The YAML mapping in `path` merged over the config its `base:` names (a path relative to it), if any."""
     raw = read_yaml(path)
     base = raw.pop("base", None)
-    return _merge(read_with_base(Path(path).parent / base), raw) if base else raw
+    return deep_merge(read_with_base(Path(path).parent / base), raw) if base else raw
 
 
 def load_config(path: str | Path, modality: str | None = None) -> dict:
     """A complete, checked training config; `modality` must match the file's when both are given."""
     raw = read_with_base(path)
-    cfg = _merge(DEFAULTS, {k: v for k, v in raw.items() if k != "modality"})
+    cfg = deep_merge(DEFAULTS, {k: v for k, v in raw.items() if k != "modality"})
     for stage in ("vae", "vocoder", "denoiser"):
-        cfg[stage] = _merge(STAGE_DEFAULTS, cfg[stage])
+        cfg[stage] = deep_merge(STAGE_DEFAULTS, cfg[stage])
         _check_stage(cfg, stage)
     cfg["modality"] = raw.get("modality", modality)
     if cfg["modality"] not in MODALITIES:
@@ -203,6 +233,13 @@ def load_config(path: str | Path, modality: str | None = None) -> dict:
     if paired and cfg["denoiser"]["batch"] % 2:
         raise ValidationError("denoiser.batch", cfg["denoiser"]["batch"], "must be even with pair_reversed "
                                                                           "(each clip and its reversal)")
+    for stage in ("vae", "vocoder", "denoiser"):
+        if cfg[stage]["data_on_device"] and stage not in DEVICE_DATA_STAGES[cfg["modality"]]:
+            stages = " and ".join(DEVICE_DATA_STAGES[cfg["modality"]])
+            raise ValidationError(f"{stage}.data_on_device", True, f"is for the {stages} stages of {cfg['modality']}")
+    t_min, timesteps = cfg["denoiser"]["t_min"], cfg["denoiser"]["num_train_timesteps"]
+    if isinstance(t_min, bool) or not isinstance(t_min, int) or not 0 <= t_min < timesteps:
+        raise ValidationError("denoiser.t_min", t_min, f"must be an integer from 0 to {timesteps - 1}")
     _check_text(cfg)
     _check_pattern_weights(cfg)
     _check_beep_layout(cfg)
@@ -210,4 +247,25 @@ def load_config(path: str | Path, modality: str | None = None) -> dict:
     if cfg["vocoder"]["ship"] not in ("auto", "hifigan", "griffin-lim"):
         raise ValidationError("vocoder.ship", cfg["vocoder"]["ship"], "must be auto, hifigan or griffin-lim")
     cfg["name"] = Path(path).stem
+    return cfg
+
+
+def with_sitting(cfg: dict, init: str | None = None, minutes=None) -> dict:
+    """The config with the command line's `--init PIPELINE` (its VAE, and vocoder if it has one, taken as they are;
+    the denoiser started from its UNet) and `--minutes M` (every stage's sitting limit) applied."""
+    cfg = copy.deepcopy(cfg)
+    if minutes is not None:
+        if not (_is_number(minutes) and minutes > 0):
+            raise ValidationError("minutes", minutes, "must be a positive number of minutes")
+        for stage in ("vae", "vocoder", "denoiser"):
+            cfg[stage]["minutes"] = float(minutes)
+    if init is not None:
+        folder = Path(init)
+        if not (folder / "model_index.json").is_file():
+            raise ValidationError("init", init, "must be a pipeline folder (with model_index.json), e.g. "
+                                                "runs/shapes/pipeline")
+        for stage in ("vae", "vocoder"):
+            if (folder / stage / "config.json").is_file():
+                cfg[stage]["init"], cfg[stage]["steps"] = str(folder), 0
+        cfg["denoiser"]["init"] = str(folder)
     return cfg

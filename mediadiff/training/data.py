@@ -191,7 +191,7 @@ def caption_bank(captions: list[list[str]], max_length: int, cache: Path | None 
     if bank is None:
         model, tokenizer = minilm()
         encoder = TextEncoder(tokenizer, model, max_length, sentence_token=sentence_token)
-        bank = torch.cat([encoder._encode_uncached(unique[i:i + 256]).half()  # (b, L, D)
+        bank = torch.cat([encoder.encode_uncached(unique[i:i + 256]).half()  # (b, L, D)
                           for i in range(0, len(unique), 256)])
         if cache is not None:
             with atomic_output(cache) as tmp:

@@ -5,6 +5,7 @@ Run folder of a stage (`RUN/<stage>/`):
   checkpoint/state/      accelerate's save_state: raw weights, optimizer, LR schedule, RNG
   checkpoint/trainer.json  step, samples seen, wall time over all sittings
   samples/step-NNNNNN.*  a sample (WAV/MP4) and its picture written at each checkpoint
+  snapshots/step-NNNNNN/ the EMA weights every `snapshot_every` steps (the denoiser's: a whole pipeline), kept
   final/                 the EMA weights when the stage is complete (what the next stages load)
   log.jsonl              one line per checkpoint (step, loss, samples/s)
 A killed run continues from its last checkpoint with --resume: it loses at most one checkpoint interval.
@@ -27,7 +28,7 @@ from ..codecs.atomic import atomic_output
 from ..errors import MediadiffError
 
 LossFn = Callable[[torch.nn.Module, Any], torch.Tensor]
-SampleFn = Callable[[torch.nn.Module, int, Path], None]
+SampleFn = Callable[[torch.nn.Module, int, Path], None]  # (model with EMA weights, step, folder)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Stage:
     sample: SampleFn | None = None
     finish: Callable[[torch.nn.Module], None] | None = None  # e.g. record the VAE's latent scale before saving
     samples_per_item: int = 1  # training samples in one dataset item (2: a clip and its time reversal)
+    snapshot: SampleFn | None = None  # writes a snapshot into its folder; default: the model's save_pretrained
 
 
 class RunExists(MediadiffError):
@@ -92,12 +94,36 @@ def _loader(dataset, settings: dict, seed: int, step: int, samples_per_item: int
     return torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, generator=g)
 
 
+def _device_batches(dataset, settings: dict, seed: int, step: int, samples_per_item: int, device, rank: int):
+    """Endless random batches drawn on `device` from a dataset kept there whole (`data_on_device`): no loader,
+    no host copies, every step pure model compute. Each rank and each resumed step draws its own."""
+    dataset = dataset.to(device)
+    g = torch.Generator(device=device).manual_seed(seed * 1_000_003 + step * 7_919 + rank)
+    batch = min(int(settings["batch"]) // samples_per_item, len(dataset))
+    while True:
+        yield dataset.gather(torch.randint(len(dataset), (batch,), generator=g, device=device), g)
+
+
+def lr_schedule(optimizer, warmup: int, total: int, floor: float = 0.0):
+    """Linear warm-up, then cosine decay (Loshchilov & Hutter 2017) to `floor` x lr; floor 0 is diffusers'
+    get_cosine_schedule_with_warmup step for step."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        progress = (step - warmup) / max(1, total - warmup)
+        return floor + (1.0 - floor) * max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def _ema(model: torch.nn.Module, settings: dict):
-    """EMA of the weights with warm-up (diffusers' EMAModel), so short runs are not dominated by init."""
+    """EMA of the weights (diffusers' EMAModel); with `ema_warmup` the decay ramps up, so short runs are not
+    dominated by the initial weights."""
     from diffusers.training_utils import EMAModel
 
-    return EMAModel(model.parameters(), decay=float(settings["ema_decay"]), use_ema_warmup=True, power=0.75,
-                    foreach=True)
+    return EMAModel(model.parameters(), decay=float(settings["ema_decay"]), use_ema_warmup=bool(settings["ema_warmup"]),
+                    power=0.75, foreach=True)
 
 
 def _save_ema(ema, model: torch.nn.Module, target: Path) -> None:
@@ -158,7 +184,10 @@ def _log(folder: Path, record: dict) -> None:
 
 
 def _batches(stage: Stage, accelerator, seed: int, step: int):
-    """Endless batches, one fresh shuffle per epoch."""
+    """Endless batches: drawn on the device (`data_on_device`), or from a loader with one fresh shuffle per epoch."""
+    if stage.settings["data_on_device"]:
+        yield from _device_batches(stage.dataset, stage.settings, seed, step, stage.samples_per_item,
+                                   accelerator.device, accelerator.process_index)
     epoch = 0
     while True:
         loader = _loader(stage.dataset, stage.settings, seed + epoch, step, stage.samples_per_item)
@@ -167,10 +196,28 @@ def _batches(stage: Stage, accelerator, seed: int, step: int):
         epoch += 1
 
 
+def _out_of_time(deadline: float | None, accelerator) -> bool:
+    """Whether the sitting's time is up, agreed by every rank (they must checkpoint at the same step)."""
+    if deadline is None or accelerator.num_processes == 1:
+        return deadline is not None and time.perf_counter() > deadline
+    late = torch.tensor([float(time.perf_counter() > deadline)], device=accelerator.device)
+    return bool(accelerator.reduce(late, "max").item())
+
+
+def _snapshot(stage: Stage, model, step: int, folder: Path) -> None:
+    """Keep the current (EMA) weights in snapshots/step-NNNNNN: the stage's own writer, or save_pretrained."""
+    target = folder / "snapshots" / f"step-{step:06d}"
+    if stage.snapshot is not None:
+        stage.snapshot(model, step, target)
+        return
+    with atomic_output(target) as tmp:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+
+
 def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, stop_after: int | None = None,
           progress: bool = True, log: Callable[[str], None] = print) -> Path:
-    """Train `stage` to settings['steps'] optimizer steps; returns the folder of its final EMA weights."""
-    from diffusers.optimization import get_cosine_schedule_with_warmup
+    """Train `stage` to settings['steps'] optimizer steps; returns the folder of its final EMA weights.
+    A sitting ends early after `stop_after` steps or settings['minutes'] of training, with a checkpoint."""
     from tqdm.auto import tqdm
 
     folder = stage_dir(run_dir, stage.name)
@@ -192,7 +239,7 @@ def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, s
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=float(s["lr"]),
                                   betas=tuple(float(b) for b in s["betas"]), weight_decay=float(s["weight_decay"]),
                                   fused=True)
-    schedule = get_cosine_schedule_with_warmup(optimizer, int(s["warmup"]), total)
+    schedule = lr_schedule(optimizer, int(s["warmup"]), total, float(s["lr_floor"]))
     model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
     unwrapped = accelerator.unwrap_model(model).model
     ema = _ema(unwrapped, s)
@@ -208,6 +255,7 @@ def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, s
                disable=not progress or not accelerator.is_main_process)
     started, interval_loss, interval_n, interval_start, interval_samples = time.perf_counter(), 0.0, 0, time.perf_counter(), 0
     stop_at = min(total, step + stop_after) if stop_after else total
+    deadline = time.perf_counter() + 60 * float(s["minutes"]) if s["minutes"] else None
     batches = _batches(stage, accelerator, seed, step)
     while step < stop_at:
         batch = next(batches)
@@ -234,6 +282,12 @@ def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, s
         rate = interval_samples / max(time.perf_counter() - interval_start, 1e-9)
         bar.set_postfix(loss=f"{value:.4f}", samples_s=f"{rate:.1f}")
         bar.update(1)
+        if _out_of_time(deadline, accelerator):
+            stop_at = step  # the sitting's minutes are spent: checkpoint here, --resume continues
+        if s["snapshot_every"] and step % int(s["snapshot_every"]) == 0 and accelerator.is_main_process:
+            unwrapped.eval()
+            _with_ema(ema, unwrapped, lambda: _snapshot(stage, unwrapped, step, folder))
+            unwrapped.train()
         if step % int(s["checkpoint_every"]) == 0 or step == stop_at:
             now = time.perf_counter()
             wall += now - started

@@ -31,10 +31,10 @@ def noise_and_timesteps(x0: torch.Tensor, num_train_timesteps: int, paired: bool
 
 
 def diffusion_loss(model_fn, scheduler, x0: torch.Tensor, gamma: float, prediction_type: str,
-                   paired: bool = False) -> torch.Tensor:
-    """Noise x0 at random timesteps and regress the target (v: Salimans & Ho 2022), min-SNR weighted;
+                   paired: bool = False, t_min: int = 0) -> torch.Tensor:
+    """Noise x0 at random timesteps >= t_min and regress the target (v: Salimans & Ho 2022), min-SNR weighted;
     paired: x0 is clips then their time reversals, noised alike (`noise_and_timesteps`)."""
-    noise, t = noise_and_timesteps(x0, scheduler.config.num_train_timesteps, paired)  # (B, C, ...), (B,)
+    noise, t = noise_and_timesteps(x0, scheduler.config.num_train_timesteps, paired, t_min=t_min)  # (B, C, ...), (B,)
     noisy = scheduler.add_noise(x0, noise, t)  # (B, C, ...)
     target = scheduler.get_velocity(x0, noise, t) if prediction_type == "v_prediction" else noise
     pred = model_fn(noisy, t)  # (B, C, ...)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import save_checkpoint
-from ..errors import MediadiffError
-from ..validation import Limits
-from . import stages as st
+from ..checkpoints import limits_for, save_checkpoint
 from ..checkpoints.loading import MINILM_REFERENCE, read_json
+from ..codecs.atomic import atomic_output
+from ..errors import MediadiffError
+from . import stages as st
 from .data import Prepared, caption_bank, load_or_build, mel_config, minilm, reversed_captions
 from .loop import final_dir, read_trainer_state, stage_dir, train
 
@@ -59,8 +59,9 @@ def _vocoder_score(cfg: dict, data: Prepared, vocoder, count: int = 24) -> dict[
     return out
 
 
-def choose_vocoder(cfg: dict, data: Prepared, run_dir: Path, log) -> str:
-    """Ship HiFi-GAN only where it measures better than Griffin-Lim on clips it was not trained on."""
+def choose_vocoder(cfg: dict, data: Prepared | None, run_dir: Path, log) -> str:
+    """Ship HiFi-GAN only where it measures better than Griffin-Lim on clips it was not trained on
+    (`data`: the stored set, needed with vocoder.ship: auto)."""
     ship = cfg["vocoder"]["ship"]
     scores = {}
     if ship == "auto":
@@ -108,20 +109,35 @@ def components(cfg: dict, run_dir: Path, unet, text) -> dict:
     return parts
 
 
+def check_inits(cfg: dict) -> None:
+    """Every stage's `init` names usable weights: checked before any stage starts (one line if not)."""
+    for name in STAGES_OF[cfg["modality"]]:
+        if cfg[name]["init"]:
+            st.init_folder(name, cfg[name]["init"])
+
+
 def pipeline_from(cfg: dict, run_dir: Path, unet, text):
     """An in-memory pipeline around the current UNet (checkpoint samples use it)."""
     from ..pipelines import AudioPipeline, VideoPipeline
 
     parts = components(cfg, run_dir, unet, text)
-    factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
-    defaults = defaults_of(cfg)
-    if cfg["modality"] == "audio":
-        limits = Limits("audio", factor, max_seconds=float(defaults["max_seconds"]), defaults=defaults)
-        pipe = AudioPipeline(parts, limits)
-    else:
-        limits = Limits("video", factor, max_frames=32, defaults=defaults)
-        pipe = VideoPipeline(parts, limits)
+    cls = AudioPipeline if cfg["modality"] == "audio" else VideoPipeline
+    pipe = cls(parts, limits_for(cfg["modality"], parts, defaults_of(cfg)))
     return pipe.to(next(unet.parameters()).device)
+
+
+TEXT_REFERENCES = {"text_encoder": MINILM_REFERENCE, "tokenizer": MINILM_REFERENCE}  # MiniLM: referenced, not copied
+
+
+def pipeline_writer(cfg: dict, run_dir: Path, text):
+    """save(unet, step, folder): a whole pipeline around the denoiser's current weights (the stage's snapshots),
+    which `mediadiff eval` reads like any other; model_index `_training` says how far it had trained."""
+    def save(unet, step: int, folder: Path) -> None:
+        trained = {"denoiser_step": step, "denoiser_steps": int(cfg["denoiser"]["steps"])}
+        save_checkpoint(folder, cfg["modality"], components(cfg, run_dir, unet, text), defaults_of(cfg),
+                        TEXT_REFERENCES, trained)
+
+    return save
 
 
 def assemble(cfg: dict, run_dir: Path, text) -> tuple[Path, dict]:
@@ -138,43 +154,86 @@ def assemble(cfg: dict, run_dir: Path, text) -> tuple[Path, dict]:
     done = final.exists() and trained["denoiser_step"] >= trained["denoiser_steps"]
     weights = final if done else stage_dir(run_dir, "denoiser") / "checkpoint" / "ema"
     parts = components(cfg, run_dir, cls.from_pretrained(str(weights)).eval().requires_grad_(False), text)
-    refs = {"text_encoder": MINILM_REFERENCE, "tokenizer": MINILM_REFERENCE}
-    return save_checkpoint(run_dir / "pipeline", cfg["modality"], parts, defaults_of(cfg), refs, trained), trained
+    path = save_checkpoint(run_dir / "pipeline", cfg["modality"], parts, defaults_of(cfg), TEXT_REFERENCES, trained)
+    return path, trained
 
 
-def run_stage(name: str, cfg: dict, run_dir: Path, data: Prepared, *, resume: bool, stop_after: int | None,
+class StoredSet:
+    """The run's fixed training set (RUN/data), rendered or read only when a stage needs it: a run that takes
+    its VAE from `init` and streams the denoiser's clips never renders it."""
+
+    def __init__(self, cfg: dict, run_dir: Path, log):
+        self.cfg, self.run_dir, self.log, self.data, self.seconds = cfg, run_dir, log, None, 0.0
+
+    def get(self) -> Prepared:
+        if self.data is None:
+            started, state = time.perf_counter(), _state()
+            with state.main_process_first():  # one process renders and caches the data, the others read the cache
+                self.data = load_or_build(self.cfg, self.run_dir, self.log if state.is_main_process
+                                          else (lambda line: None))
+            self.seconds = round(time.perf_counter() - started, 1)
+        return self.data
+
+
+def adopt(name: str, cfg: dict, run_dir: Path, log) -> None:
+    """A stage of 0 steps takes its `init` weights as they are: they become its final weights."""
+    final = final_dir(run_dir, name)
+    if not final.exists() and _state().is_main_process:
+        model = st.init_model(name, cfg[name]["init"])
+        with atomic_output(final) as tmp:
+            model.save_pretrained(str(tmp), safe_serialization=True)
+        log(f"{name}: taken as it is from {cfg[name]['init']} -> {final}")
+    _state().wait_for_everyone()
+
+
+def _denoiser_data(cfg: dict, run_dir: Path, vae, stored: StoredSet):
+    """Latents of the denoiser's clips, the caption bank with each clip's rows, and the reversed pairs if asked."""
+    modality, paired = cfg["modality"], cfg["denoiser"]["pair_reversed"]
+    # the stored set, where needed, first (on every rank: it has its own main-process-first build); a streamed
+    # video set needs none, and video reverses its latent frames directly
+    data = stored.get() if not cfg["denoiser"]["clips"] or (paired and modality == "audio") else None
+    with _state().main_process_first():  # one process encodes and caches, the others read the cache
+        if cfg["denoiser"]["clips"]:
+            latents, captions = st.stream_latents(vae, cfg, run_dir / "data" / "latents")
+        else:
+            latents, captions = st.encode_latents(vae, data, modality), data.captions
+        backwards = reversed_captions(modality, captions, int(cfg["seed"])) if paired else []
+        bank, rows = caption_bank(captions + backwards, int(cfg["text"]["max_length"]),
+                                  run_dir / "data" / "captions.safetensors", cfg["text"]["sentence_token"])
+        rows, reversed_rows = rows[:len(captions)], rows[len(captions):]
+        reversal = (st.reversed_latents(vae, data, modality, latents), reversed_rows) if paired else None
+    return latents, captions, bank, rows, reversal
+
+
+def run_stage(name: str, cfg: dict, run_dir: Path, stored: StoredSet, *, resume: bool, stop_after: int | None,
               progress: bool, log) -> dict:
     """Train one stage (and what follows it: vocoder choice, pipeline assembly); returns its summary."""
     started = time.perf_counter()
     common = dict(resume=resume, seed=int(cfg["seed"]), stop_after=stop_after, progress=progress, log=log)
-    if name == "vae":
-        train(st.vae_stage(cfg, data), run_dir, **common)
+    if name != "denoiser" and int(cfg[name]["steps"]) == 0:
+        adopt(name, cfg, run_dir, log)
+    elif name == "vae":
+        train(st.vae_stage(cfg, stored.get()), run_dir, **common)
     elif name == "vocoder":
-        train(st.vocoder_stage(cfg, data), run_dir, **common)
-        if final_dir(run_dir, "vocoder").exists() and _state().is_main_process:
-            choose_vocoder(cfg, data, run_dir, log)
+        train(st.vocoder_stage(cfg, stored.get()), run_dir, **common)
     else:
         vae = _vae(run_dir).to("cuda" if torch.cuda.is_available() else "cpu")
-        with _state().main_process_first():  # one process encodes and caches, the others read the cache
-            if cfg["denoiser"]["clips"]:
-                latents, captions = st.stream_latents(vae, cfg, run_dir / "data" / "latents")
-            else:
-                latents, captions = st.encode_latents(vae, data, cfg["modality"]), data.captions
-            paired = cfg["denoiser"]["pair_reversed"]
-            backwards = reversed_captions(cfg["modality"], captions, int(cfg["seed"])) if paired else []
-            bank, rows = caption_bank(captions + backwards, int(cfg["text"]["max_length"]),
-                                      run_dir / "data" / "captions.safetensors", cfg["text"]["sentence_token"])
-            rows, reversed_rows = rows[:len(captions)], rows[len(captions):]
-            reversal = (st.reversed_latents(vae, data, cfg["modality"], latents), reversed_rows) if paired else None
+        latents, captions, bank, rows, reversal = _denoiser_data(cfg, run_dir, vae, stored)
         text = minilm()
-        stage = st.denoiser_stage(cfg, data, latents, bank, rows, lambda unet: pipeline_from(cfg, run_dir, unet, text),
-                                  reversal)
+        stage = st.denoiser_stage(cfg, captions[0][0], latents, bank, rows,
+                                  lambda unet: pipeline_from(cfg, run_dir, unet, text), reversal,
+                                  pipeline_writer(cfg, run_dir, text))
         train(stage, run_dir, **common)
         if read_trainer_state(stage_dir(run_dir, "denoiser")) and _state().is_main_process:
             path, trained = assemble(cfg, run_dir, text)
             log(f"pipeline: {path} (denoiser step {trained['denoiser_step']} of {trained['denoiser_steps']})")
+    if name == "vocoder" and final_dir(run_dir, "vocoder").exists():
+        data = stored.get() if cfg["vocoder"]["ship"] == "auto" else None  # on every rank: it may build the set
+        if _state().is_main_process:
+            choose_vocoder(cfg, data, run_dir, log)
     state = read_trainer_state(run_dir / name)
-    return {"stage": name, "step": state.get("step", 0), "of": int(cfg[name]["steps"]),
+    done = int(cfg[name]["steps"]) if name != "denoiser" and int(cfg[name]["steps"]) == 0 else state.get("step", 0)
+    return {"stage": name, "step": done, "of": int(cfg[name]["steps"]),
             "train_wall_s": state.get("wall_s", 0.0), "sitting_s": round(time.perf_counter() - started, 1)}
 
 
@@ -195,20 +254,20 @@ def run(cfg: dict, run_dir: str | Path, stage: str = "all", *, resume: bool = Fa
 
         raise ValidationError("stage", stage, f"{cfg['modality']} has stages {', '.join(STAGES_OF[cfg['modality']])}"
                                               " or all")
+    check_inits(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    t0 = time.perf_counter()
     state = _state()
-    with state.main_process_first():  # one process renders and caches the data, the others read the cache
-        data = load_or_build(cfg, run_dir, log if state.is_main_process else (lambda line: None))
-    summary = {"run": str(run_dir), "data_s": round(time.perf_counter() - t0, 1), "stages": [],
-               "skipped_files": data.skipped or []}
+    stored = StoredSet(cfg, run_dir, log)
+    summary = {"run": str(run_dir), "stages": []}
     for name in names:
-        summary["stages"].append(run_stage(name, cfg, run_dir, data, resume=resume, stop_after=stop_after,
+        summary["stages"].append(run_stage(name, cfg, run_dir, stored, resume=resume, stop_after=stop_after,
                                            progress=progress, log=log))
         if summary["stages"][-1]["step"] < summary["stages"][-1]["of"]:
             break  # a sitting stopped early: later stages wait for --resume
+    summary["data_s"] = stored.seconds
+    summary["skipped_files"] = (stored.data.skipped or []) if stored.data is not None else []
     if not state.is_main_process:
         summary["rank"] = state.process_index  # the CLI prints the main process's summary only
     state.wait_for_everyone()

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..codecs.frames import frame_strip, to_uint8
 from ..codecs.mel import MelConfig, griffin_lim, log_mel, write_wav
+from ..codecs.pictures import spectrogram_rows, write_png
 from . import losses
 from .data import Prepared, mel_config
 from .loop import Stage
-from .media import frame_strip, spectrogram_image, write_png
 
 TEXT_DIM = 384  # MiniLM's hidden size
 
@@ -43,8 +44,16 @@ class Frames(torch.utils.data.Dataset):
         return self.clips.shape[0] * self.clips.shape[1]
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        frame = self.clips[i // self.clips.shape[1], i % self.clips.shape[1]]  # (H, W, 3)
-        return frame.permute(2, 0, 1).float() / 127.5 - 1.0  # (3, H, W)
+        return self.gather(torch.tensor([i]))[0]  # (3, H, W)
+
+    def to(self, device) -> "Frames":
+        self.clips = self.clips.to(device)  # uint8 on the device: 4x smaller than floats
+        return self
+
+    def gather(self, idx: torch.Tensor, generator=None) -> torch.Tensor:
+        """The frames at `idx` (B,) as one batch (B, 3, H, W), on the clips' device."""
+        frames = self.clips[idx // self.clips.shape[1], idx % self.clips.shape[1]]  # (B, H, W, 3)
+        return frames.permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
 class WaveSegments(torch.utils.data.Dataset):
@@ -67,6 +76,7 @@ class Captioned(torch.utils.data.Dataset):
 
     def __init__(self, latents: torch.Tensor, rows: list[list[int]], p_uncond: float):
         self.latents, self.rows, self.p_uncond = latents, rows, p_uncond
+        self.table, self.counts = caption_table(rows)  # (N, K), (N,): the rows as tensors, for gather
 
     def __len__(self) -> int:
         return len(self.latents)
@@ -76,10 +86,36 @@ class Captioned(torch.utils.data.Dataset):
             return self.latents[i], 0  # row 0 is the empty prompt (classifier-free guidance)
         return self.latents[i], _pick(self.rows[i])
 
+    def to(self, device) -> "Captioned":
+        self.latents, self.table, self.counts = (t.to(device) for t in (self.latents, self.table, self.counts))
+        return self
+
+    def gather(self, idx: torch.Tensor, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The clips at `idx` (B,) with a random caption row each (0 with p_uncond): (B, C, ...), (B,)."""
+        return self.latents[idx], draw_rows(self.table, self.counts, idx, self.p_uncond, generator)
+
 
 def _pick(options: list[int]) -> int:
     """One caption row of a clip, uniformly (torch's RNG, so each loader worker draws its own)."""
     return options[int(torch.randint(0, len(options), ()))]
+
+
+def caption_table(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-clip caption rows as a padded table (N, K) and their counts (N,); clips with none get the empty row 0."""
+    width = max([len(r) for r in rows] + [1])
+    table = torch.tensor([(r or [0]) + [(r or [0])[0]] * (width - len(r or [0])) for r in rows], dtype=torch.long)
+    return table.reshape(len(rows), width), torch.tensor([max(len(r), 1) for r in rows], dtype=torch.long)
+
+
+def draw_rows(table: torch.Tensor, counts: torch.Tensor, idx: torch.Tensor, p_uncond: float, generator,
+              drop: torch.Tensor | None = None) -> torch.Tensor:
+    """One uniformly drawn caption row (B,) per clip of `idx`; row 0 (the empty prompt) where `drop`, which is
+    drawn with probability p_uncond when not given (caption dropout for classifier-free guidance)."""
+    n = len(idx)
+    pick = (torch.rand(n, generator=generator, device=idx.device) * counts[idx]).long()  # (B,) in [0, count)
+    if drop is None:
+        drop = torch.rand(n, generator=generator, device=idx.device) < p_uncond
+    return torch.where(drop, 0, table[idx, pick])
 
 
 # --------------------------------------------------------------------------- models
@@ -152,21 +188,34 @@ def build_unet(cfg: dict, latent_channels: int, sample_size):
                            motion_num_attention_heads=int(d["motion_heads"]), motion_max_seq_length=32, **common)
 
 
-def init_unet(path: str):
-    """Start the denoiser from trained weights (fine-tuning): a UNet folder or a pipeline folder's unet/."""
-    import json
+COMPONENT_OF = {"vae": "vae", "vocoder": "vocoder", "denoiser": "unet"}  # a stage's folder in a pipeline
 
-    from diffusers import UNet2DConditionModel, UNetMotionModel
 
+def init_folder(stage: str, path: str) -> Path:
+    """The component folder a stage's `init` names: the folder itself, or a pipeline folder's component."""
     from ..errors import ValidationError
 
-    folder = Path(path)
-    folder = folder / "unet" if (folder / "unet" / "config.json").exists() else folder
+    folder, part = Path(path), COMPONENT_OF[stage]
+    folder = folder / part if (folder / part / "config.json").exists() else folder
     if not (folder / "config.json").exists():
-        raise ValidationError("denoiser.init", str(path), "must be a UNet folder or a pipeline folder with unet/")
-    cls = {"UNetMotionModel": UNetMotionModel}.get(json.loads((folder / "config.json").read_text()).get("_class_name"),
-                                                  UNet2DConditionModel)
-    return cls.from_pretrained(str(folder))
+        raise ValidationError(f"{stage}.init", str(path), f"must be a {part} folder or a pipeline folder with {part}/")
+    return folder
+
+
+def init_model(stage: str, path: str):
+    """The weights a stage starts from (`init`): AutoencoderKL, SpeechT5HifiGan, or the denoiser's UNet class."""
+    import json
+
+    from diffusers import AutoencoderKL, UNet2DConditionModel, UNetMotionModel
+    from transformers import SpeechT5HifiGan
+
+    folder = init_folder(stage, path)
+    if stage == "denoiser":
+        name = json.loads((folder / "config.json").read_text()).get("_class_name")
+        cls = UNetMotionModel if name == "UNetMotionModel" else UNet2DConditionModel
+    else:
+        cls = AutoencoderKL if stage == "vae" else SpeechT5HifiGan
+    return cls.from_pretrained(str(folder)).float()  # shipped weights may be fp16 on disk
 
 
 def train_scheduler(cfg: dict):
@@ -194,16 +243,17 @@ def _audio_media(mel: MelConfig, mels: list[np.ndarray], waves: list[torch.Tenso
     """A WAV of the first waveform and a spectrogram PNG of every mel, at `stem`.wav / .png."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     write_wav(stem.with_suffix(".wav"), waves[0].numpy(), mel.sample_rate)
-    write_png(stem.with_suffix(".png"), spectrogram_image(mels))
+    write_png(stem.with_suffix(".png"), spectrogram_rows(mels))
 
 
 def vae_stage(cfg: dict, data: Prepared) -> Stage:
     """Train the mel VAE (or frame VAE) to reconstruct; the latent scale is measured at the end."""
     v = cfg["vae"]
-    vae = build_vae(cfg)
+    vae = init_model("vae", v["init"]) if v["init"] else build_vae(cfg)
     if cfg["modality"] == "audio":
         sample = data.media[:256].float()  # (n, T, M)
-        normalise_vae(vae, float(sample.mean()), float(sample.std()))
+        if not v["init"]:
+            normalise_vae(vae, float(sample.mean()), float(sample.std()))
         dataset = MelCrops(data.media, int(v["crop_frames"]))
         probe = data.media[:64].float()[:, None]  # (n, 1, T, M)
     else:
@@ -225,7 +275,7 @@ def vae_stage(cfg: dict, data: Prepared) -> Stage:
                          [griffin_lim(recon, mel)[0]], folder / f"step-{step:06d}")
         else:
             pair = torch.cat([x.cpu(), recon]).permute(0, 2, 3, 1).numpy() / 2 + 0.5  # (2, H, W, 3)
-            write_png(folder / f"step-{step:06d}.png", frame_strip(pair, 2))
+            write_png(folder / f"step-{step:06d}.png", frame_strip(to_uint8(pair), 2))
 
     def finish(model) -> None:
         with torch.no_grad():
@@ -243,11 +293,12 @@ def vocoder_stage(cfg: dict, data: Prepared) -> Stage:
     """Train the HiFi-GAN generator with mel L1 + multi-resolution STFT losses (no discriminator: CPU budget)."""
     v = cfg["vocoder"]
     mel = mel_config(cfg)
-    model = build_vocoder(cfg)
-    with torch.no_grad():  # HiFi-GAN standardises its input mel with these buffers (saved with the weights)
-        sample = data.media[:256].float()  # (n, T, M)
-        model.mean.copy_(sample.mean(dim=(0, 1)))
-        model.scale.copy_(sample.std(dim=(0, 1)).clamp(min=1e-3))
+    model = init_model("vocoder", v["init"]) if v["init"] else build_vocoder(cfg)
+    if not v["init"]:
+        with torch.no_grad():  # HiFi-GAN standardises its input mel with these buffers (saved with the weights)
+            sample = data.media[:256].float()  # (n, T, M)
+            model.mean.copy_(sample.mean(dim=(0, 1)))
+            model.scale.copy_(sample.std(dim=(0, 1)).clamp(min=1e-3))
     dataset = WaveSegments(data.waves, int(v["segment_frames"]), mel.hop_length)
 
     def loss(voc, wave):
@@ -275,6 +326,7 @@ class PairedCaptioned(torch.utils.data.Dataset):
         self.latents, self.backwards, self.rows, self.reversed_rows = latents, backwards, rows, reversed_rows
         self.index = [i for i, r in enumerate(reversed_rows) if r]
         self.p_uncond = p_uncond
+        self.tables = (caption_table(rows), caption_table(reversed_rows))  # for gather: (N, K), (N,) each
 
     def __len__(self) -> int:
         return len(self.index)
@@ -285,6 +337,19 @@ class PairedCaptioned(torch.utils.data.Dataset):
         if float(torch.rand(())) < self.p_uncond:
             return pair, torch.zeros(2, dtype=torch.long)  # row 0: the empty prompt, for both
         return pair, torch.tensor([_pick(self.rows[i]), _pick(self.reversed_rows[i])])
+
+    def to(self, device) -> "PairedCaptioned":
+        self.latents, self.backwards = self.latents.to(device), self.backwards.to(device)
+        self.tables = tuple((t.to(device), c.to(device)) for t, c in self.tables)
+        self.index = torch.as_tensor(self.index, dtype=torch.long).to(device)
+        return self
+
+    def gather(self, k: torch.Tensor, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pairs `k` (B,) as (B, 2, C, ...) with their caption rows (B, 2); a dropped caption drops both."""
+        i = self.index[k]  # (B,)
+        drop = torch.rand(len(i), generator=generator, device=i.device) < self.p_uncond
+        rows = [draw_rows(table, counts, i, self.p_uncond, generator, drop) for table, counts in self.tables]
+        return torch.stack([self.latents[i], self.backwards[i]], 1), torch.stack(rows, 1)
 
 
 def reversed_latents(vae, data: Prepared, modality: str, latents: torch.Tensor) -> torch.Tensor:
@@ -355,21 +420,24 @@ def sentence_only(emb: torch.Tensor, empty: torch.Tensor, p: float) -> torch.Ten
     return out
 
 
-def denoiser_stage(cfg: dict, data: Prepared, latents: torch.Tensor, bank: torch.Tensor, rows: list[list[int]],
-                   make_pipeline, reversal: tuple[torch.Tensor, list[list[int]]] | None = None) -> Stage:
+def denoiser_stage(cfg: dict, sample_prompt: str, latents: torch.Tensor, bank: torch.Tensor, rows: list[list[int]],
+                   make_pipeline, reversal: tuple[torch.Tensor, list[list[int]]] | None = None,
+                   save_pipeline=None) -> Stage:
     """Train the text-conditioned denoiser on fixed latents with v-prediction and min-SNR weighting;
-    `reversal` (latents and caption rows of the clips played backwards) trains each clip beside its reversal."""
+    `reversal` (latents and caption rows of the clips played backwards) trains each clip beside its reversal;
+    `save_pipeline(unet, step, folder)` writes a snapshot as a whole pipeline."""
     from ..core.denoisers import bind
 
     d = cfg["denoiser"]
-    unet = init_unet(d["init"]) if d.get("init") else build_unet(cfg, latents.shape[1], list(latents.shape[-2:]))
+    unet = init_model("denoiser", d["init"]) if d["init"] else build_unet(cfg, latents.shape[1],
+                                                                          list(latents.shape[-2:]))
     scheduler = train_scheduler(cfg)
     paired = reversal is not None
     if paired:
         dataset = PairedCaptioned(latents, reversal[0], rows, reversal[1], float(d["p_uncond"]))
     else:
         dataset = Captioned(latents, rows, float(d["p_uncond"]))
-    gamma, kind = float(d["min_snr_gamma"]), d["prediction_type"]
+    gamma, kind, t_min = float(d["min_snr_gamma"]), d["prediction_type"], int(d["t_min"])
     p_sentence_only = float(cfg["text"]["p_sentence_only"])
     device_bank = {}
 
@@ -382,19 +450,17 @@ def denoiser_stage(cfg: dict, data: Prepared, latents: torch.Tensor, bank: torch
         emb = device_bank[x0.device][row].float()  # (B, L, D)
         if p_sentence_only:
             emb = sentence_only(emb, device_bank[x0.device][0].float(), p_sentence_only)
-        return losses.diffusion_loss(bind(model, emb), scheduler, x0, gamma, kind, paired)
+        return losses.diffusion_loss(bind(model, emb), scheduler, x0, gamma, kind, paired, t_min)
 
     def sample(model, step: int, folder: Path) -> None:
-        prompt = d.get("sample_prompt") or data.captions[0][0]
         folder.mkdir(parents=True, exist_ok=True)
-        pipe = make_pipeline(model)
+        out = make_pipeline(model)(d["sample_prompt"] or sample_prompt, seed=0)
         if cfg["modality"] == "audio":
-            out = pipe(prompt, seed=0)
             write_wav(folder / f"step-{step:06d}.wav", out.waveforms[0], out.sample_rate)
-            write_png(folder / f"step-{step:06d}.png", spectrogram_image([out.mel[0]]))
+            write_png(folder / f"step-{step:06d}.png", spectrogram_rows([out.mel[0]]))
         else:
-            out = pipe(prompt, seed=0)
             out.save(folder / f"step-{step:06d}.mp4")
-            write_png(folder / f"step-{step:06d}.png", frame_strip(out.frames[0]))
+            write_png(folder / f"step-{step:06d}.png", frame_strip(to_uint8(out.frames[0])))
 
-    return Stage("denoiser", unet, dataset, loss, d, sample, samples_per_item=2 if paired else 1)
+    return Stage("denoiser", unet, dataset, loss, d, sample, samples_per_item=2 if paired else 1,
+                 snapshot=save_pipeline)

@@ -14,6 +14,8 @@ from typing import Iterator
 
 import numpy as np
 
+from . import split_prompts
+
 # Fixed palette; values chosen so every pair (and every colour vs. every background)
 # is far apart in RGB, which keeps colour naming unambiguous after blur/noise.
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -45,6 +47,10 @@ HELD_OUT: frozenset[tuple[str, str, str]] = frozenset(
         ("yellow", "square", "down"),
     }
 )
+
+# Prompts shown first (the apps' examples, `mediadiff examples video`): grammar captions the shipped model follows.
+EXAMPLE_PROMPTS = ("a red circle moving right", "a big blue square growing", "a yellow triangle moving up quickly",
+                   "a small white ball drifting left on a gray background")
 
 # Object extent (bounding-box side) as a fraction of the frame side.
 _SIZE_FRAC = {"small": 0.18, None: 0.26, "big": 0.34}
@@ -396,11 +402,5 @@ def _held_out_prompts() -> list[tuple[str, ShapeSpec]]:
 
 
 def eval_prompts(split: str) -> list[tuple[str, ShapeSpec]]:
-    """Evaluation prompts with true specs; split in {'grammar', 'held_out', 'paraphrase'}."""
-    if split == "grammar":
-        return _grammar_prompts()
-    if split == "held_out":
-        return _held_out_prompts()
-    if split == "paraphrase":
-        return list(_PARAPHRASES)
-    raise ValueError(f"unknown split {split!r}; expected grammar, held_out or paraphrase")
+    """Evaluation prompts with true specs, of one split of `worlds.SPLITS`."""
+    return split_prompts(split, _grammar_prompts, _held_out_prompts, _PARAPHRASES)

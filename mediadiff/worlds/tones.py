@@ -26,6 +26,11 @@ from typing import Iterator
 
 import numpy as np
 
+from . import split_prompts
+
+# Prompts shown first (the apps' examples, `mediadiff examples audio`); the sweep is a held-out combination.
+EXAMPLE_PROMPTS = ("three short high beeps", "a low bright sweep rising", "a steady medium pure tone", "a loud drum hit")
+
 SAMPLE_RATE = 16000
 MIN_SECONDS, MAX_SECONDS = 2.0, 4.0
 
@@ -653,11 +658,5 @@ def _held_out_prompts() -> list[tuple[str, ToneSpec]]:
 
 
 def eval_prompts(split: str) -> list[tuple[str, ToneSpec]]:
-    """Evaluation prompts with true specs; split in {'grammar', 'held_out', 'paraphrase'}."""
-    if split == "grammar":
-        return _grammar_prompts()
-    if split == "held_out":
-        return _held_out_prompts()
-    if split == "paraphrase":
-        return list(_PARAPHRASES)
-    raise ValueError(f"unknown split {split!r}; expected grammar, held_out or paraphrase")
+    """Evaluation prompts with true specs, of one split of `worlds.SPLITS`."""
+    return split_prompts(split, _grammar_prompts, _held_out_prompts, _PARAPHRASES)

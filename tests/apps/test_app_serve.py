@@ -70,7 +70,7 @@ def test_local_checkpoints_from_configs_join_the_model_menu_and_load_on_first_us
         tab = VideoTab(models, common.OutputStore(config.output_dir, 60, 60), config)
         path, _, settings, _, seed = tab.generate("a circle", "", "mine", 2, 8, 16, 16, 1, 1.0, "ddim", False, 5)
         assert settings["model"] == "mine" and seed == 5 and isinstance(models._entries["mine"], VideoPipeline)
-        assert len(models._entries["mine"]._frozen.graphs) == 1  # --jit: loaded with a frozen UNet, used
+        assert len(models._entries["mine"].frozen.graphs) == 1  # --jit: loaded with a frozen UNet, used
     finally:
         presets._all.cache_clear()
 

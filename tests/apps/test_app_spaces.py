@@ -90,5 +90,8 @@ def test_single_apps_build(app_pipes, tmp_path, module_name):
     module = importlib.import_module(module_name)
     pipe = app_pipes[0] if "video" in module_name else app_pipes[1]
     demo = module.build_demo(pipe, config=common.AppConfig(output_dir=tmp_path))
-    assert isinstance(demo, gr.Blocks)
+    kind, other = ("video", "audio") if "video" in module_name else ("audio", "video")
+    names = {f.api_name for f in demo.fns.values()}
+    assert isinstance(demo, gr.Blocks) and {f"generate_{kind}", f"stop_{kind}"} <= names
+    assert f"generate_{other}" not in names  # only its own modality's tab
     demo.output_store.stop()

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from mediadiff import AudioPipeline, CheckpointError, ValidationError, VideoPipeline
-from mediadiff.checkpoints import inspect_limits, load_checkpoint, resolve
+from mediadiff.checkpoints import inspect_limits, limits_for, load_checkpoint, resolve, resolve_limits
 
 
 def test_layouts_are_recognised(tiny_models):
@@ -28,6 +28,39 @@ def test_limits_come_from_configs(tiny_models):
     assert inspect_limits(tiny_models["modelscope"]).vae_factor == 2
     audio = inspect_limits(tiny_models["mediadiff-audio"])
     assert audio.modality == "audio" and audio.max_seconds == 10.0
+
+
+@pytest.mark.parametrize("layout", ["modelscope", "animatediff", "audioldm", "mediadiff-video", "mediadiff-audio"])
+def test_limits_of_loaded_components_equal_the_limits_read_from_disk(tiny_models, layout):
+    ckpt = load_checkpoint(tiny_models[layout])
+    disk = inspect_limits(tiny_models[layout])
+    assert ckpt.limits == disk == limits_for(ckpt.layout.modality, ckpt.components, disk.defaults)
+    assert resolve_limits(str(tiny_models[layout])) == (tiny_models[layout], {}, disk)
+
+
+def test_a_motion_adapter_sets_the_frame_limit_before_and_after_loading(tmp_path):
+    """A Stable Diffusion folder plus a motion adapter: its position table (24 here) bounds the frames, read from
+    the adapter's config before any weights load, and the same from the merged UNet once loaded."""
+    from diffusers import MotionAdapter, StableDiffusionPipeline, UNet2DConditionModel
+
+    from mediadiff.checkpoints import debug
+
+    torch.manual_seed(0)
+    tok = debug.clip_tokenizer()
+    unet = UNet2DConditionModel(
+        block_out_channels=(16, 32), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=debug.TEXT_DIM, norm_num_groups=8, attention_head_dim=8)
+    StableDiffusionPipeline(vae=debug.video_vae(), text_encoder=debug.clip_text_encoder(len(tok)), tokenizer=tok,
+                            unet=unet, scheduler=debug.scheduler(), safety_checker=None, feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(tmp_path / "sd")
+    MotionAdapter(block_out_channels=(16, 32), motion_layers_per_block=1, motion_norm_num_groups=8,
+                  motion_num_attention_heads=2, motion_max_seq_length=24).save_pretrained(tmp_path / "adapter")
+    assert resolve_limits(tmp_path / "sd")[2].max_frames == 128  # no adapter: UNET3D_MAX_FRAMES
+    limits = resolve_limits(tmp_path / "sd", tmp_path / "adapter")[2]
+    ckpt = load_checkpoint(tmp_path / "sd", motion_adapter=tmp_path / "adapter")
+    assert type(ckpt.components["unet"]).__name__ == "UNetMotionModel"
+    assert limits.max_frames == ckpt.limits.max_frames == 24 and ckpt.limits == limits
 
 
 def _copy(tiny_models, name, tmp_path):

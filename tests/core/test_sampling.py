@@ -61,5 +61,38 @@ def test_cancellation_stops_before_the_next_step():
     assert steps_done == [0, 1] and info.value.step == 2
 
 
-def test_same_inputs_same_latents_bit_for_bit():
-    assert torch.equal(_run(), _run())
+def test_guided_ddim_loop_equals_the_update_written_out():
+    """The loop against DDIM's update written out by hand, with a stand-in whose two branches differ: the
+    guidance order (negative first), the scale and every step's timestep pair must all be right."""
+    steps, scale = 4, 3.0
+    scheduler = make_scheduler("ddim", {"num_train_timesteps": 1000, "clip_sample": False})
+    scheduler.set_timesteps(steps)
+    assert scheduler.timesteps.tolist() == [750, 500, 250, 0]
+
+    def model_fn(x, t):  # (2, C, L): the negative branch predicts 0.1 x, the positive one 0.3 x
+        return x * torch.tensor([0.1, 0.3]).view(2, 1, 1)
+
+    x0 = torch.randn(1, 3, 5, generator=torch.Generator().manual_seed(0))
+    out = sample(model_fn, x0, scheduler, SamplerSettings(steps, scale))
+    k = 0.1 + scale * (0.3 - 0.1)  # the guided prediction is k * x
+    alpha = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64), 0)  # the linear betas
+    x = x0.double()
+    for t in (750, 500, 250, 0):
+        a, a_prev = alpha[t], (alpha[t - 250] if t >= 250 else torch.tensor(1.0, dtype=torch.float64))
+        eps = k * x
+        x = a_prev.sqrt() * (x - (1 - a).sqrt() * eps) / a.sqrt() + (1 - a_prev).sqrt() * eps
+    torch.testing.assert_close(out.double(), x, rtol=1e-4, atol=1e-5)
+
+
+def test_a_stochastic_scheduler_draws_its_noise_from_the_settings_generator():
+    def run(seed):
+        scheduler = make_scheduler("ddpm", {"num_train_timesteps": 1000})
+        scheduler.set_timesteps(3)
+        settings = SamplerSettings(3, 1.0, torch.Generator().manual_seed(seed))
+        return sample(lambda x, t: 0.1 * x, torch.zeros(1, 2, 3), scheduler, settings)
+
+    torch.manual_seed(0)
+    first = run(1)
+    torch.manual_seed(1)  # the global RNG changes; the generator's seed does not
+    assert torch.equal(run(1), first) and first.abs().max() > 0
+    assert not torch.equal(run(2), first)

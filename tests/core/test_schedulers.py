@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mediadiff.core.schedulers import SCHEDULERS, make_scheduler, scheduler_name
+from mediadiff.core.schedulers import DEFAULT_SCHEDULER, SCHEDULERS, make_scheduler, scheduler_name
 from mediadiff.errors import ValidationError
 
 
@@ -12,7 +12,10 @@ def test_every_scheduler_generates_and_is_seed_deterministic(video_pipe, name):
     a = video_pipe("a red circle", frames=4, steps=3, scheduler=name, seed=11)
     b = video_pipe("a red circle", frames=4, steps=3, scheduler=name, seed=11)
     assert np.isfinite(a.frames).all() and a.frames.shape == (1, 4, 32, 32, 3)
-    assert np.array_equal(a.frames, b.frames)
+    assert np.array_equal(a.frames, b.frames) and a.settings["scheduler"] == name
+    if name != DEFAULT_SCHEDULER:  # the name really picks another sampler: other frames than the default's
+        default = video_pipe("a red circle", frames=4, steps=3, scheduler=DEFAULT_SCHEDULER, seed=11)
+        assert np.abs(a.frames - default.frames).max() > 1e-3
 
 
 def test_scheduler_keeps_the_checkpoint_training_config():

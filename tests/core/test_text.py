@@ -26,9 +26,12 @@ def test_cache_reuses_embeddings_and_stays_bounded():
     again = enc.encode(["b", "a"])
     assert calls == [2] and torch.equal(first[0], again[1])
     enc.encode(["c", "d"])
-    assert len(enc._cache) == 3
+    assert enc.cache_count == 3
     guided = enc.encode_for_guidance(["x"], [""], guided=True)
     assert guided.shape == (2, 8, debug.TEXT_DIM)
+    # Negative first, then positive: the order guidance.combine splits the batch in.
+    assert torch.equal(guided[0], enc.encode([""])[0]) and torch.equal(guided[1], enc.encode(["x"])[0])
+    assert not torch.equal(guided[0], guided[1])
 
 
 def test_sentence_token_is_the_masked_mean_of_the_word_tokens():

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from mediadiff.errors import ValidationError
+from mediadiff.evaluation.audio import analyse, score
 from mediadiff.evaluation.runner import SPLITS, TONES_TARGETS, evaluate, read_prompts, suite, world_items
 
 
@@ -18,37 +19,55 @@ def test_tiny_model_gives_a_well_formed_table(audio_pipe):
     assert len(report.results) == 6 and [r["seed"] for r in report.results[:2]] == [5, 6]
     tally = report.tally()
     assert set(tally) == set(SPLITS)
-    for split in SPLITS:
-        assert tally[split]["pattern"]["total"] == 2
-        assert 0.0 <= tally[split]["pattern"]["accuracy"] <= 1.0
+    for split in SPLITS:  # each split counts its own two results, not the whole report's six
+        hits = [r["score"]["pattern"] for r in report.results if r["split"] == split]
+        assert tally[split]["pattern"] == {"correct": sum(hits), "total": 2, "accuracy": sum(hits) / 2}
     lines = report.table().splitlines()
     assert lines[0].split()[:6] == ["split", "samples", "pattern", "pitch", "timbre", "beeps"]
     assert [l.split()[0] for l in lines[2:5]] == list(SPLITS)
     data = json.loads(json.dumps(report.to_json()))
     assert {t["attribute"] for t in data["targets"]} <= {a for _, a, _ in TONES_TARGETS}
-    assert data["results"][0]["measured"]["pattern"] in ("silence", "noise", "beeps", "drum", "steady", "rising",
-                                                         "falling")
+    # Each result measures its own seed's clip: the first prompt's two clips, generated and analysed here.
+    again = audio_pipe(items[0].prompt, seed=5, num_outputs=2)
+    for i in range(2):
+        measured = analyse(again.waveforms[i], again.sample_rate)
+        result = data["results"][i]
+        assert result["measured"]["pattern"] == measured["pattern"]
+        assert result["measured"]["peak"] == round(measured["peak"], 4)
+        assert result["score"] == score(measured, items[0].spec)
 
 
 def test_scores_come_from_the_analysers_of_real_media(audio_pipe):
-    """A pipeline whose output is a rendered tone scores 100% on it: the runner measures media, not latents."""
+    """The runner measures each output's own media: a stand-in that renders the prompt's tone for even seeds and
+    silence for odd ones scores 100% on the even seeds, 0% on the odd ones, 50% in all."""
+    import numpy as np
+
     from mediadiff.pipelines.outputs import AudioOutput
+    from mediadiff.validation import Limits
     from mediadiff.worlds import tones
 
     class Renderer:
         modality, name = "audio", "renderer"
+        limits = Limits("audio", vae_factor=4, max_seconds=10.0)
+
+        def generate(self, request):
+            return self(request.prompt, seed=request.seed, num_outputs=request.num_outputs)
 
         def __call__(self, prompt, seed=0, num_outputs=1, **kw):
             spec = tones.parse_caption(prompt)
-            import numpy as np
-
-            waves = np.stack([tones.render(spec, seconds=4.0, rng=seed + i) for i in range(num_outputs)])
+            waves = np.stack([tones.render(spec, seconds=4.0, rng=seed + i) if (seed + i) % 2 == 0
+                              else np.zeros(4 * 16000, np.float32) for i in range(num_outputs)])
             return AudioOutput(waves, 16000, waves[:, :10], seed, {})
 
     items = [i for i in world_items(suite("audio"), ("grammar",)) if i.spec.pattern in ("beeps", "rising")][:4]
     report = evaluate(Renderer(), items, seeds=2)
-    assert report.accuracy("grammar", "pattern") == 1.0
-    assert report.accuracy("grammar", "pitch") == 1.0
+    assert [r["seed"] for r in report.results] == [0, 1] * 4
+    for r in report.results:
+        rendered = r["seed"] % 2 == 0
+        assert r["measured"]["pattern"] == (r["spec"]["pattern"] if rendered else "silence"), r
+        assert all(r["score"].values()) if rendered else not any(r["score"].values()), r
+    assert report.accuracy("grammar", "pattern") == 0.5
+    assert report.accuracy("grammar", "pitch") == 0.5
 
 
 def test_prompt_files(tmp_path):

@@ -6,12 +6,11 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def tiny_audio(tmp_path_factory):
+def tiny_audio(tiny_config, tmp_path_factory):
     """(config, prepared data) of the tiny tones config."""
     from mediadiff.training.config import load_config
     from mediadiff.training.data import build
-    from mediadiff.training.tiny import write_tiny_config
 
-    path = write_tiny_config(tmp_path_factory.mktemp("cfg") / "tiny-audio.yaml", "audio")
+    path = tiny_config(tmp_path_factory.mktemp("cfg") / "tiny-audio.yaml", "audio")
     cfg = load_config(path, "audio")
     return cfg, build(cfg)

@@ -27,7 +27,9 @@ def test_a_missing_base_is_one_clear_error(tmp_path):
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_configs_load(path):
-    assert load_config(path)["modality"] in ("audio", "video")
+    cfg = load_config(path)
+    assert cfg["modality"] == {"tones": "audio", "shapes": "video"}[cfg["data"]["world"]]
+    assert cfg["name"] == path.stem and path.stem.startswith(cfg["data"]["world"])
 
 
 def test_pair_reversed_needs_a_world(tmp_path):

@@ -41,7 +41,7 @@ def test_caption_bank_cache_is_used_only_for_the_same_captions(tmp_path):
     assert longer.shape == (3, 9, 384) and torch.equal(longer[:, :-1], other)  # same words, encoded another way
 
 
-def test_a_run_folder_refuses_data_prepared_with_other_settings(tmp_path):
+def test_a_run_folder_refuses_data_prepared_with_other_settings(tiny_config, tmp_path):
     import copy
 
     import pytest
@@ -49,9 +49,8 @@ def test_a_run_folder_refuses_data_prepared_with_other_settings(tmp_path):
     from mediadiff import ValidationError
     from mediadiff.training.config import load_config
     from mediadiff.training.data import load_or_build
-    from mediadiff.training.tiny import write_tiny_config
 
-    cfg = load_config(write_tiny_config(tmp_path / "a.yaml", "audio", data={"clips": 6}), "audio")
+    cfg = load_config(tiny_config(tmp_path / "a.yaml", "audio", data={"clips": 6}), "audio")
     first = load_or_build(cfg, tmp_path / "run", log=lambda line: None)
     assert load_or_build(cfg, tmp_path / "run").captions == first.captions  # the same settings reuse the set
     other = copy.deepcopy(cfg)

@@ -46,3 +46,16 @@ def test_paired_batches_share_noise_and_timesteps_between_halves():
     assert torch.equal(noise[:3], noise[3:]) and torch.equal(t[:3], t[3:])
     noise, t = noise_and_timesteps(x0, 1000, generator=torch.Generator().manual_seed(0), t_min=900)
     assert not torch.equal(noise[:3], noise[3:]) and bool((t >= 900).all())
+
+
+def test_t_min_keeps_the_loss_on_the_noisiest_timesteps():
+    seen = []
+
+    def model(x, t):
+        seen.append(t)
+        return torch.zeros_like(x)
+
+    torch.manual_seed(0)
+    diffusion_loss(model, _scheduler(), torch.randn(256, 2, 4, 4), 0.0, "v_prediction", t_min=700)
+    t = seen[0]
+    assert int(t.min()) >= 700 and int(t.max()) == 999 and len(set(t.tolist())) > 100

@@ -62,11 +62,10 @@ def test_stopped_run_resumes_with_its_weights_and_step(tiny_audio, tmp_path):
     assert log[-1]["samples"] == 6 * 8 and log[-1]["wall_s"] >= log[1]["wall_s"]
 
 
-def test_killed_process_resumes_from_its_checkpoint(tmp_path):
+def test_killed_process_resumes_from_its_checkpoint(tiny_config, tmp_path):
     """SIGKILL a real `mediadiff train` mid-stage, then --resume: it continues from the last checkpoint."""
-    from mediadiff.training.tiny import write_tiny_config
 
-    config = write_tiny_config(tmp_path / "kill.yaml", "audio", vae={"steps": 400, "checkpoint_every": 3})
+    config = tiny_config(tmp_path / "kill.yaml", "audio", vae={"steps": 400, "checkpoint_every": 3})
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "mediadiff", "train", "audio", "--config", str(config), "--out", str(run_dir),
            "--stage", "vae", "--quiet"]

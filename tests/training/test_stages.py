@@ -10,7 +10,6 @@ import torch
 
 from mediadiff.training import stages as st
 from mediadiff.training.loop import train
-from mediadiff.training.tiny import write_tiny_config
 
 
 def _held_loss(stage, batches: list, seed: int = 123) -> float:
@@ -74,7 +73,7 @@ def test_denoiser_steps_lower_the_loss(tiny_audio, tmp_path):
     latents = latents / latents.std()
     bank, rows = caption_bank(data.captions, int(cfg["text"]["max_length"]))
     assert bank.shape[1:] == (cfg["text"]["max_length"], 384)
-    stage = st.denoiser_stage(cfg, data, latents, bank, rows, make_pipeline=None)
+    stage = st.denoiser_stage(cfg, data.captions[0][0], latents, bank, rows, make_pipeline=None)
     before, after = _train_lowers_loss(stage, tmp_path, steps=30)
     assert after < before, (before, after)
 
@@ -90,7 +89,7 @@ def test_paired_denoiser_trains_each_clip_beside_its_reversal(tiny_audio, tmp_pa
     backwards = reversed_captions("audio", data.captions, seed=0)
     bank, rows = caption_bank(data.captions + backwards, int(cfg["text"]["max_length"]))
     reversal = (st.reversed_latents(vae, data, "audio", latents), rows[len(data.captions):])
-    stage = st.denoiser_stage(cfg, data, latents / latents.std(), bank, rows[:len(data.captions)],
+    stage = st.denoiser_stage(cfg, data.captions[0][0], latents / latents.std(), bank, rows[:len(data.captions)],
                               make_pipeline=None, reversal=(reversal[0] / latents.std(), reversal[1]))
     assert stage.samples_per_item == 2 and len(stage.dataset) == sum(bool(b) for b in backwards)
     pair, pair_rows = stage.dataset[0]
@@ -119,12 +118,12 @@ def stage_scheduler_alpha(cfg, t):
     return st.train_scheduler(cfg).alphas_cumprod[t].sqrt()[:, None, None, None]
 
 
-def test_paired_run_trains_video_end_to_end(tmp_path):
+def test_paired_run_trains_video_end_to_end(tiny_config, tmp_path):
     """pair_reversed through `run`: the bank holds the reversed captions and the pipeline is assembled."""
     from mediadiff.training.config import load_config
     from mediadiff.training.run import run
 
-    cfg = load_config(write_tiny_config(tmp_path / "v.yaml", "video", denoiser={"pair_reversed": True}), "video")
+    cfg = load_config(tiny_config(tmp_path / "v.yaml", "video", denoiser={"pair_reversed": True}), "video")
     summary = run(cfg, tmp_path / "run", progress=False, log=lambda line: None)
     assert summary["pipeline"] and [s["step"] for s in summary["stages"]] == [4, 4]
     from safetensors.torch import load_file
@@ -136,13 +135,12 @@ def test_paired_run_trains_video_end_to_end(tmp_path):
     assert bank.shape[0] > len(forward) + 1  # the empty prompt, the clips' captions and their reversals'
 
 
-def test_video_stages_build_and_step(tmp_path):
+def test_video_stages_build_and_step(tiny_config, tmp_path):
     """The video path (frame VAE, UNetMotionModel on (B, C, F, h, w) latents) trains through the same loop."""
     from mediadiff.training.config import load_config
     from mediadiff.training.data import build, caption_bank
-    from mediadiff.training.tiny import write_tiny_config
 
-    cfg = load_config(write_tiny_config(tmp_path / "v.yaml", "video"), "video")
+    cfg = load_config(tiny_config(tmp_path / "v.yaml", "video"), "video")
     data = build(cfg)
     assert tuple(data.media.shape) == (12, 4, 16, 16, 3)
     before, after = _train_lowers_loss(st.vae_stage(cfg, data), tmp_path, steps=20)
@@ -151,7 +149,7 @@ def test_video_stages_build_and_step(tmp_path):
     latents = st.encode_latents(vae, data, "video")  # (N, C, F, h, w)
     assert tuple(latents.shape) == (12, 4, 4, 8, 8)
     bank, rows = caption_bank(data.captions, 12)
-    stage = st.denoiser_stage(cfg, data, latents / latents.std(), bank, rows, make_pipeline=None)
+    stage = st.denoiser_stage(cfg, data.captions[0][0], latents / latents.std(), bank, rows, make_pipeline=None)
     assert type(stage.model).__name__ == "UNetMotionModel"
     stage.settings = stage.settings | {"steps": 2, "checkpoint_every": 2}
     stage.sample = None
@@ -159,13 +157,13 @@ def test_video_stages_build_and_step(tmp_path):
     assert (tmp_path / "denoiser" / "final" / "config.json").exists()
 
 
-def test_video_denoiser_set_is_streamed_into_latents(tmp_path):
+def test_video_denoiser_set_is_streamed_into_latents(tiny_config, tmp_path):
     """denoiser.clips: a fresh clip set rendered in chunks and kept only as latents, cached for a resumed run."""
     from mediadiff.training.config import load_config
     from mediadiff.training.run import run
     from mediadiff.worlds import shapes
 
-    config = write_tiny_config(tmp_path / "v.yaml", "video",
+    config = tiny_config(tmp_path / "v.yaml", "video",
                                vae={"loss": "mse", "mid_attention": True, "betas": [0.9, 0.99]},
                                denoiser={"clips": 7, "betas": [0.9, 0.99], "weight_decay": 0.01})
     cfg = load_config(config, "video")
@@ -174,7 +172,10 @@ def test_video_denoiser_set_is_streamed_into_latents(tmp_path):
     cache = tmp_path / "run" / "data" / "latents"
     latents, captions = st.stream_latents(None, cfg, cache)  # read back from the cache: no VAE needed
     assert tuple(latents.shape) == (7, 4, 4, 8, 8) and len(captions) == 7
-    assert all(shapes.parse_caption(c) is not None for cs in captions for c in cs)
+    from mediadiff.training.data import shapes_chunks
+
+    again = [c for _, chunk in shapes_chunks(cfg, 7, seed=int(cfg["seed"]) + 1) for c in chunk]
+    assert captions == again  # the set's own seed, not the stored set's: rendered again, the same clips
     held_out = {(s.colour, s.shape, s.motion) for s in map(shapes.parse_caption, (c for cs in captions for c in cs))}
     assert not held_out & set(shapes.HELD_OUT)
 
@@ -186,15 +187,15 @@ def test_video_denoiser_set_is_streamed_into_latents(tmp_path):
     ({"denoiser": {"pair_reversed": "yes"}}, "invalid denoiser.pair_reversed='yes'"),
     ({"denoiser": {"pair_reversed": True, "batch": 5}}, "invalid denoiser.batch=5"),
 ])
-def test_video_options_are_checked(tmp_path, section, message):
+def test_video_options_are_checked(tiny_config, tmp_path, section, message):
     from mediadiff.errors import ValidationError
     from mediadiff.training.config import load_config
 
     with pytest.raises(ValidationError, match=re.escape(message)):
-        load_config(write_tiny_config(tmp_path / "v.yaml", "video", **section), "video")
+        load_config(tiny_config(tmp_path / "v.yaml", "video", **section), "video")
 
 
-def test_sentence_token_run_trains_and_ships_a_pipeline_that_uses_it(tmp_path):
+def test_sentence_token_run_trains_and_ships_a_pipeline_that_uses_it(tiny_config, tmp_path):
     """text.sentence_token through `run`: a bank one token longer, the flag in model_index, and a pipeline
     whose encoder appends the same token, so the shipped model sees what it was trained on."""
     import json
@@ -207,7 +208,7 @@ def test_sentence_token_run_trains_and_ships_a_pipeline_that_uses_it(tmp_path):
     from mediadiff.training.run import run
 
     text = {"max_length": 12, "sentence_token": True, "p_sentence_only": 0.5}
-    cfg = load_config(write_tiny_config(tmp_path / "a.yaml", "audio", text=text,
+    cfg = load_config(tiny_config(tmp_path / "a.yaml", "audio", text=text,
                                         data={"pattern_weights": {"beeps": 3}}), "audio")
     summary = run(cfg, tmp_path / "run", progress=False, log=lambda line: None)
     bank = load_file(str(tmp_path / "run" / "data" / "captions.safetensors"))["bank"]

@@ -30,9 +30,15 @@ def _sound_folder(root, good: int = 4):
 
 
 def test_read_folder_names_and_skips_bad_files(tmp_path):
-    found = read_folder(_sound_folder(tmp_path / "sounds"), "audio", sample_rate=16000, seconds=2.0)
+    folder = _sound_folder(tmp_path / "sounds")
+    found = read_folder(folder, "audio", sample_rate=16000, seconds=2.5)
     assert sorted(name for _, _, name in found.items) == [f"sound{i}.wav" for i in range(4)]
-    assert all(wave.shape == (32000,) for wave, _, _ in found.items)
+    for wave, caption, name in found.items:  # the file's own samples and caption, padded to 2.5 s with silence
+        written, _ = sf.read(str(folder / name), dtype="float32")
+        assert wave.shape == (40000,) and np.array_equal(wave[:32000], written) and not wave[32000:].any(), name
+        assert caption == (folder / name).with_suffix(".txt").read_text().strip(), name
+    cut = read_folder(folder, "audio", sample_rate=16000, seconds=1.0).items[0]
+    assert np.array_equal(cut[0], sf.read(str(folder / cut[2]), dtype="float32")[0][:16000])
     reasons = dict(line.split(": ", 1) for line in found.skipped)
     assert set(reasons) == {"broken.wav", "uncaptioned.wav", "fast.wav"}
     assert "unreadable" in reasons["broken.wav"]
@@ -48,13 +54,11 @@ def test_folder_with_nothing_usable_is_refused_in_one_line(tmp_path):
         read_folder(root, "audio")
 
 
-def test_training_on_a_folder_with_a_broken_file(tmp_path):
+def test_training_on_a_folder_with_a_broken_file(tiny_config, tmp_path):
     """The CLI trains the VAE on the good files and names the broken one, without a traceback."""
-    from mediadiff.training.tiny import write_tiny_config
-
     folder = _sound_folder(tmp_path / "sounds")
-    config = write_tiny_config(tmp_path / "folder.yaml", "audio", data={"world": None, "folder": str(folder)},
-                               vae={"steps": 2, "checkpoint_every": 2})
+    config = tiny_config(tmp_path / "folder.yaml", "audio", data={"world": None, "folder": str(folder)},
+                         vae={"steps": 2, "checkpoint_every": 2})
     cmd = [sys.executable, "-m", "mediadiff", "train", "audio", "--config", str(config), "--out",
            str(tmp_path / "run"), "--stage", "vae"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

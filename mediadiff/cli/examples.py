@@ -1,0 +1,70 @@
+"""`mediadiff examples video|audio -o PNG [--prompt TEXT ...]`: one picture of a model's outputs (the README's images)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ValidationError
+from .common import emit
+
+
+def register(sub) -> None:
+    p = sub.add_parser("examples", help="a picture of a model's outputs: labelled frame strips or spectrograms",
+                       description="Generates each prompt at the model's defaults with one seed (not picked) and "
+                                   "draws them in one PNG: 8 frames a row for video, a log-mel spectrogram a row "
+                                   "for audio.")
+    p.add_argument("modality", help="video or audio")
+    p.add_argument("--prompt", dest="prompts", action="append", default=[],
+                   help="a prompt (repeat for more rows); default: the shipped model's example prompts, as in the app")
+    p.add_argument("-o", "--output", required=True, help="the PNG to write")
+    p.add_argument("--model", default=None, help="pipeline folder, preset or hub id (default: the shipped one)")
+    p.add_argument("--seed", default="0", help="the seed of every prompt (default 0)")
+    p.add_argument("--media-dir", default=None, help="also write each output (MP4 / WAV) into this folder")
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda, mps (default cpu)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (picture, outputs)")
+    p.set_defaults(run=run, quiet=False)
+
+
+def _slug(i: int, prompt: str) -> str:
+    return f"{i + 1}-" + "-".join("".join(c for c in w if c.isalnum()) for w in prompt.split()[:4])
+
+
+def run(args) -> int:
+    from ..checkpoints.presets import default_model
+    from ..core import MAX_SEED
+    from ..validation import check_int, check_output_path, check_prompt
+
+    if args.modality not in ("video", "audio"):
+        raise ValidationError("modality", args.modality, "must be video or audio")
+    if Path(args.output).suffix.lower() != ".png":
+        raise ValidationError("output", args.output, "must end in .png")
+    check_output_path(Path(args.output).with_suffix(".mp4" if args.modality == "video" else ".wav"), args.modality)
+    seed = check_int("seed", args.seed, 0, MAX_SEED)
+    from ..worlds import shapes, tones
+
+    prompts = [check_prompt(p) for p in args.prompts] or list((shapes if args.modality == "video" else tones)
+                                                              .EXAMPLE_PROMPTS)
+    from ..codecs import pictures
+    from ..codecs.frames import frame_strip, to_uint8
+    from ..libraries import quiet_libraries
+    from ..pipelines import AudioPipeline, VideoPipeline
+
+    quiet_libraries()
+    cls = VideoPipeline if args.modality == "video" else AudioPipeline
+    pipe = cls.from_pretrained(args.model or default_model(args.modality), device=args.device)
+    rows, saved = [], []
+    for i, prompt in enumerate(prompts):
+        out = pipe(prompt, seed=seed)
+        if args.modality == "video":
+            rows.append(pictures.label(frame_strip(to_uint8(out.frames[0]), 8), prompt))  # (14 + H, 8W, 3)
+        else:
+            rows.append(out.mel[0])  # (T, M)
+        if args.media_dir:
+            Path(args.media_dir).mkdir(parents=True, exist_ok=True)
+            saved += out.save(Path(args.media_dir) / (_slug(i, prompt) + (".mp4" if args.modality == "video"
+                                                                          else ".wav")))
+    image = pictures.stack_rows(rows, gap=0) if args.modality == "video" else pictures.spectrogram_rows(rows)
+    path = pictures.write_png(args.output, image)
+    emit(args, {"picture": str(path), "prompts": prompts, "seed": seed, "outputs": [str(p) for p in saved]},
+         f"wrote {path} ({len(prompts)} prompts, seed {seed})")
+    return 0
