@@ -117,6 +117,10 @@ class ModelSet:
     def __bool__(self) -> bool:
         return bool(self._entries)
 
+    def is_loaded(self, name: str) -> bool:
+        """Whether `name` is a loaded pipeline yet (folders and presets load on first use)."""
+        return not isinstance(self._entries.get(name), (str, os.PathLike, type(None)))
+
     def get(self, name):
         if name not in self._entries:
             raise ValidationError("model", name, f"must be one of {', '.join(self._entries) or '(none loaded)'}")
@@ -330,7 +334,7 @@ class GenerationTab:
         self.models, self.store, self.config = models, store, config
         self.sessions = sessions or Sessions()
         self._run = gpu(self._run_pipeline, config.gpu_duration)
-        self._zero_gpu = self._run != self._run_pipeline  # wrapped by spaces.GPU
+        self.zero_gpu = self._run != self._run_pipeline  # wrapped by spaces.GPU
 
     def _run_pipeline(self, model: str, request, progress=None, cancel=None):
         """The GPU part: the validated request, generated. Its arguments pickle (ZeroGPU runs it in a forked
@@ -346,7 +350,7 @@ class GenerationTab:
             self.models.get(model)  # load (once) before any GPU time is asked for
             flag = self.sessions.open(request)
             # A threading.Event cannot reach a ZeroGPU worker: there the Stop button cancels the event itself.
-            out = self._run(model, req, progress, None if self._zero_gpu else flag)
+            out = self._run(model, req, progress, None if self.zero_gpu else flag)
             path = self.store.new_path(self.modality, suffix)
             out.save(path)
             shown = preview(out)

@@ -23,6 +23,11 @@ def _all() -> dict:
     return yaml.safe_load(path.read_text()) if path.exists() else {}
 
 
+def reload() -> None:
+    """Read configs/presets.yaml again on next use (after MEDIADIFF_HOME or the file changed)."""
+    _all.cache_clear()
+
+
 def get(name: str) -> dict | None:
     """The preset called `name`, or None."""
     return _all().get(name)

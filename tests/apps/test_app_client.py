@@ -194,7 +194,7 @@ def test_tabs_run_generation_through_spaces_gpu_when_present(app_pipes, tmp_path
     monkeypatch.setitem(sys.modules, "spaces", None)
     config = common.AppConfig(output_dir=tmp_path)
     models = common.model_set(AudioPipeline, "audio", app_pipes[1], None, config)
-    assert AudioTab(models, common.OutputStore(tmp_path, 60, 60), config)._zero_gpu is False
+    assert AudioTab(models, common.OutputStore(tmp_path, 60, 60), config).zero_gpu is False
     calls = []
 
     def gpu(duration=None):
@@ -207,7 +207,7 @@ def test_tabs_run_generation_through_spaces_gpu_when_present(app_pipes, tmp_path
 
     monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
     tab = AudioTab(models, common.OutputStore(tmp_path, 60, 60), config)
-    assert tab._zero_gpu is True
+    assert tab.zero_gpu is True
     path, _, settings, _, seed = tab.generate("a beep", "", "tiny-audio", 0.25, 1, 2.5, "dpm++", False, 4)
     assert calls == [(config.gpu_duration, "tiny-audio", None)] and seed == 4 and Path(path).exists()
 

@@ -29,11 +29,11 @@ def test_serve_without_any_model_says_what_to_pass(monkeypatch, tmp_path, capsys
     from mediadiff.cli import main
 
     monkeypatch.setenv("MEDIADIFF_HOME", str(tmp_path))  # a checkout where the shipped models are missing
-    presets._all.cache_clear()
+    presets.reload()
     try:
         code = main(["serve", "--output-dir", str(tmp_path / "out")])
     finally:
-        presets._all.cache_clear()
+        presets.reload()
     err = capsys.readouterr().err
     assert code == 1 and "mediadiff: error: no model to serve" in err
     assert "pass --video-model" in err and "pass --audio-model" in err and "Traceback" not in err
@@ -59,20 +59,20 @@ def test_local_checkpoints_from_configs_join_the_model_menu_and_load_on_first_us
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "presets.yaml").write_text("mine:\n  path: models/mine\nmissing:\n  path: models/nope\n")
     monkeypatch.setenv("MEDIADIFF_HOME", str(tmp_path))
-    presets._all.cache_clear()
+    presets.reload()
     try:
         found = common.local_models("video")
         assert found == {"mine": "mine"} and common.local_models("audio") == {}
         config = common.AppConfig(output_dir=tmp_path / "out", device="cpu", jit=True)
         models = common.model_set(VideoPipeline, "video", app_pipes[0], found, config)
         assert models.names == ["tiny-video", "mine"]
-        assert models.limits("mine").vae_factor == 2 and isinstance(models._entries["mine"], str)  # not loaded yet
+        assert models.limits("mine").vae_factor == 2 and not models.is_loaded("mine")  # not loaded yet
         tab = VideoTab(models, common.OutputStore(config.output_dir, 60, 60), config)
         path, _, settings, _, seed = tab.generate("a circle", "", "mine", 2, 8, 16, 16, 1, 1.0, "ddim", False, 5)
-        assert settings["model"] == "mine" and seed == 5 and isinstance(models._entries["mine"], VideoPipeline)
-        assert len(models._entries["mine"].frozen.graphs) == 1  # --jit: loaded with a frozen UNet, used
+        assert settings["model"] == "mine" and seed == 5 and models.is_loaded("mine")
+        assert isinstance(models.get("mine"), VideoPipeline) and len(models.get("mine").frozen.graphs) == 1  # --jit: loaded with a frozen UNet, used
     finally:
-        presets._all.cache_clear()
+        presets.reload()
 
 
 def test_python_apps_app_py_serves_the_combined_app(app_pipes, tmp_path):
