@@ -72,9 +72,8 @@ class VideoTab(common.GenerationTab):
 
     def example(self, prompt):
         """What a cached example shows: the prompt at the first model's defaults, seed 0."""
-        d = _defaults(self.models.limits(self.models.names[0]))
-        return self.generate(prompt, "", self.models.names[0], d["frames"], d["fps"], d["width"], d["height"],
-                             d["steps"], d["guidance"], d["scheduler"], False, 0, None, None)
+        unset = None  # each setting takes the model's default when the one request is validated
+        return self.generate(prompt, "", self.models.names[0], *[unset] * 7, False, 0, None, None)
 
     def model_defaults(self, model):
         try:

@@ -16,7 +16,7 @@ STAGE_DEFAULTS = {
     "checkpoint_every": 250, "grad_clip": 1.0, "grad_accumulation": 1, "mixed_precision": "no",
     "betas": [0.9, 0.999],
     "lr_floor": 0.0,  # the cosine decay ends at this fraction of lr (0: diffusers' cosine schedule)
-    "ema_warmup": True,  # EMA decay ramps up from 0 (short runs are not dominated by the initial weights)
+    "ema_warmup": True,  # diffusers' EMA warm-up, 1 - (1 + step)^-0.75; false: its plain ramp (1 + step) / (10 + step)
     "data_on_device": False,  # the whole set kept on the training device, batches drawn there (no loader)
     "snapshot_every": 0,  # every N steps keep the EMA weights (a pipeline, for the denoiser) in snapshots/
     "minutes": None,  # stop a sitting after this many minutes of the stage (continue with --resume)
@@ -81,11 +81,11 @@ def _check_stage(cfg: dict, stage: str) -> None:
     section = cfg[stage]
     for key in POSITIVE_INTS:
         value = section.get(key)
-        if key == "steps" and value == 0 and section["init"] is not None:
-            continue  # steps 0 with init: the stage takes those weights as they are
+        if key == "steps" and value == 0 and section["init"] is not None and stage != "denoiser":
+            continue  # steps 0 with init: the VAE or vocoder takes those weights as they are
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            rule = "must be a positive integer" + (" (0 only with init: take those weights as they are)"
-                                                   if key == "steps" else "")
+            rule = "must be a positive integer" + (" (0 only for the vae or vocoder with init: take those weights "
+                                                   "as they are)" if key == "steps" else "")
             raise ValidationError(f"{stage}.{key}", value, rule)
     if not (_is_number(section["lr"]) and 0 < section["lr"] <= 1):
         raise ValidationError(f"{stage}.lr", section["lr"], "must be a number in (0, 1]")
@@ -196,9 +196,27 @@ def read_with_base(path: str | Path) -> dict:
     return deep_merge(read_with_base(Path(path).parent / base), raw) if base else raw
 
 
+def _check_keys(raw: dict) -> None:
+    """Every key of the file is one mediadiff reads: a misspelt key is an error, not a silent default."""
+    from ..codecs.mel import MelConfig
+
+    known = {"modality": None, **DEFAULTS}
+    for key, value in raw.items():
+        if key not in known:
+            raise ValidationError(key, value, f"is not a config key; use {', '.join(known)}")
+        if key in ("vae", "vocoder", "denoiser", "data", "text", "mel") and isinstance(value, dict):
+            allowed = MelConfig.__dataclass_fields__ if key == "mel" else {
+                **DEFAULTS[key], **(STAGE_DEFAULTS if key in ("vae", "vocoder", "denoiser") else {})}
+            for sub in value:
+                if sub not in allowed:
+                    raise ValidationError(f"{key}.{sub}", value[sub], f"is not a {key} key; use "
+                                                                      f"{', '.join(sorted(allowed))}")
+
+
 def load_config(path: str | Path, modality: str | None = None) -> dict:
     """A complete, checked training config; `modality` must match the file's when both are given."""
     raw = read_with_base(path)
+    _check_keys(raw)
     cfg = deep_merge(DEFAULTS, {k: v for k, v in raw.items() if k != "modality"})
     for stage in ("vae", "vocoder", "denoiser"):
         cfg[stage] = deep_merge(STAGE_DEFAULTS, cfg[stage])

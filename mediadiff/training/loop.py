@@ -111,7 +111,7 @@ def lr_schedule(optimizer, warmup: int, total: int, floor: float = 0.0):
     def factor(step: int) -> float:
         if step < warmup:
             return step / max(1, warmup)
-        progress = (step - warmup) / max(1, total - warmup)
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))  # stays at the floor past `total`
         return floor + (1.0 - floor) * max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
@@ -231,15 +231,17 @@ def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, s
     if final.exists() and state.get("step", 0) >= total:
         log(f"{stage.name}: complete at step {state['step']} ({folder}); skipped")
         return final
-    torch.manual_seed(seed)
     accelerator = _accelerator(s)
+    torch.manual_seed(seed + accelerator.process_index)  # each rank its own noise, timesteps and dropout
     stage.model.train()
     model = WithLoss(stage.model, stage.loss)
     # fused: one kernel over all tensors; the per-tensor loop cost a small model's step several percent on CPU
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=float(s["lr"]),
                                   betas=tuple(float(b) for b in s["betas"]), weight_decay=float(s["weight_decay"]),
                                   fused=True)
-    schedule = lr_schedule(optimizer, int(s["warmup"]), total, float(s["lr_floor"]))
+    # accelerate steps a prepared schedule once per process for every optimizer step: count in those steps
+    ranks = accelerator.num_processes
+    schedule = lr_schedule(optimizer, int(s["warmup"]) * ranks, total * ranks, float(s["lr_floor"]))
     model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
     unwrapped = accelerator.unwrap_model(model).model
     ema = _ema(unwrapped, s)
@@ -315,6 +317,7 @@ def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, s
         log(f"{stage.name}: done, {step} steps, {samples} samples, {wall:.0f} s of training -> {final}")
     elif step < total:
         log(f"{stage.name}: stopped at step {step} of {total}; continue with --resume")
+    accelerator.wait_for_everyone()  # the final weights exist for every rank before the next stage loads them
     return final
 
 

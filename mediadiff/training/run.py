@@ -59,10 +59,10 @@ def _vocoder_score(cfg: dict, data: Prepared, vocoder, count: int = 24) -> dict[
     return out
 
 
-def choose_vocoder(cfg: dict, data: Prepared | None, run_dir: Path, log) -> str:
+def choose_vocoder(cfg: dict, data: Prepared | None, run_dir: Path, log, ship: str | None = None) -> str:
     """Ship HiFi-GAN only where it measures better than Griffin-Lim on clips it was not trained on
-    (`data`: the stored set, needed with vocoder.ship: auto)."""
-    ship = cfg["vocoder"]["ship"]
+    (`data`: the stored set, needed with vocoder.ship: auto); `ship` decides instead when given."""
+    ship = ship or cfg["vocoder"]["ship"]
     scores = {}
     if ship == "auto":
         if data.specs is None:
@@ -228,9 +228,10 @@ def run_stage(name: str, cfg: dict, run_dir: Path, stored: StoredSet, *, resume:
             path, trained = assemble(cfg, run_dir, text)
             log(f"pipeline: {path} (denoiser step {trained['denoiser_step']} of {trained['denoiser_steps']})")
     if name == "vocoder" and final_dir(run_dir, "vocoder").exists():
-        data = stored.get() if cfg["vocoder"]["ship"] == "auto" else None  # on every rank: it may build the set
+        adopted = int(cfg["vocoder"]["steps"]) == 0  # a vocoder taken as it is ships as it is
+        data = stored.get() if cfg["vocoder"]["ship"] == "auto" and not adopted else None  # on every rank
         if _state().is_main_process:
-            choose_vocoder(cfg, data, run_dir, log)
+            choose_vocoder(cfg, data, run_dir, log, ship="hifigan" if adopted else None)
     state = read_trainer_state(run_dir / name)
     done = int(cfg[name]["steps"]) if name != "denoiser" and int(cfg[name]["steps"]) == 0 else state.get("step", 0)
     return {"stage": name, "step": done, "of": int(cfg[name]["steps"]),

@@ -69,3 +69,28 @@ def test_text_and_pattern_options_are_checked(tmp_path, yaml_text, message):
     (tmp_path / "c.yaml").write_text(f"modality: audio\n{yaml_text}\n")
     with pytest.raises(ValidationError, match=re.escape(message)):
         load_config(tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize("yaml_text,message", [
+    ("denoiser: {lr_flor: 0.1}", "invalid denoiser.lr_flor=0.1: is not a denoiser key; use "),
+    ("dataa: {clips: 4}", "invalid dataa={'clips': 4}: is not a config key; use modality, seed, data"),
+    ("mel: {hop: 160}", "invalid mel.hop=160: is not a mel key"),
+    ("denoiser: {steps: 0, init: some/pipeline}", "invalid denoiser.steps=0: must be a positive integer (0 only "
+                                                  "for the vae or vocoder with init"),
+    ("vae: {steps: 0}", "invalid vae.steps=0: must be a positive integer (0 only for the vae or vocoder with init"),
+    ("denoiser: {t_min: 1000}", "invalid denoiser.t_min=1000: must be an integer from 0 to 999"),
+    ("denoiser: {lr_floor: 1.0}", "invalid denoiser.lr_floor=1.0: must be a number in [0, 1)"),
+    ("vae: {data_on_device: true}", "invalid vae.data_on_device=True: is for the denoiser stages of audio"),
+    ("denoiser: {minutes: -1}", "invalid denoiser.minutes=-1: must be a positive number of minutes"),
+])
+def test_misspelt_and_out_of_range_keys_are_one_line(tmp_path, yaml_text, message):
+    from mediadiff import ValidationError
+
+    (tmp_path / "c.yaml").write_text(f"modality: audio\ndata: {{world: tones}}\n{yaml_text}\n")
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        load_config(tmp_path / "c.yaml", "audio")
+
+
+def test_a_vae_taken_as_it_is_needs_init(tmp_path):
+    (tmp_path / "c.yaml").write_text("modality: audio\ndata: {world: tones}\nvae: {steps: 0, init: p}\n")
+    assert load_config(tmp_path / "c.yaml")["vae"]["steps"] == 0

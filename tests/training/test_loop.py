@@ -34,6 +34,7 @@ def test_floor_zero_is_diffusers_cosine_schedule_and_a_floor_is_where_it_ends():
     assert floored[5] == pytest.approx(0.25) and floored[10] == pytest.approx(0.5)  # the same warm-up
     assert floored[100] == pytest.approx(0.05)  # 10% of lr at the end, not 0
     assert floored[55] == pytest.approx(0.05 + 0.45 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert _lrs(lr_schedule(optimizer(), 10, 100, floor=0.1), 160)[100:] == pytest.approx([0.05] * 60)  # no rise
 
 
 def test_minutes_end_a_sitting_with_a_checkpoint_that_resumes(tiny_audio, tmp_path):
