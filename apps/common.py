@@ -26,10 +26,12 @@ if str(REPO_ROOT) not in sys.path:  # `python apps/app.py` and Spaces run this f
 
 import gradio as gr  # noqa: E402
 
+from mediadiff.checkpoints import Resolved, resolve_limits  # noqa: E402
 from mediadiff.errors import Cancelled, MediadiffError, ValidationError  # noqa: E402
 
 log = logging.getLogger("mediadiff.apps")
 
+UNLOADED = (str, os.PathLike, Resolved)  # a model menu entry not loaded yet: a name, or that name resolved
 GENERATE_QUEUE = "generate"  # one concurrency group for every generation event, video and audio alike
 OOM_HINTS = {"video": "lower frames, width/height or steps", "audio": "lower seconds or steps"}
 
@@ -119,14 +121,14 @@ class ModelSet:
 
     def is_loaded(self, name: str) -> bool:
         """Whether `name` is a loaded pipeline yet (folders and presets load on first use)."""
-        return not isinstance(self._entries.get(name), (str, os.PathLike, type(None)))
+        return not isinstance(self._entries.get(name), (*UNLOADED, type(None)))
 
     def get(self, name):
         if name not in self._entries:
             raise ValidationError("model", name, f"must be one of {', '.join(self._entries) or '(none loaded)'}")
         with self._lock:  # one load at a time; requests for the same model wait for it
             entry = self._entries[name]
-            if isinstance(entry, (str, os.PathLike)):
+            if isinstance(entry, UNLOADED):
                 entry = self._entries[name] = self.cls.from_pretrained(
                     entry, device=self.config.device, dtype=self.config.dtype).enable_jit(self.config.jit)
             return entry
@@ -134,11 +136,13 @@ class ModelSet:
     def limits(self, name):
         """A model's limits without loading its weights."""
         entry = self._entries.get(name)
-        if entry is None or not isinstance(entry, (str, os.PathLike)):
+        if entry is None or not isinstance(entry, UNLOADED):
             return self.get(name).limits
-        from mediadiff.checkpoints import resolve_limits
-
-        return resolve_limits(entry)[2]
+        with self._lock:
+            entry = self._entries[name]
+            if isinstance(entry, (str, os.PathLike)):  # resolved once; get() loads what was resolved
+                entry = self._entries[name] = resolve_limits(entry)
+        return entry.limits
 
 
 def model_set(cls, modality: str, pipe=None, extra: dict | None = None, config: AppConfig | None = None) -> ModelSet:

@@ -27,6 +27,7 @@ class Job:
     model: str
     request: object  # a VideoRequest or AudioRequest
     spec: dict = field(default_factory=dict)  # the line as written
+    resolved: object = None  # checkpoints.Resolved: the model resolved once, for the check and the load
 
     def paths(self, out: Path) -> list[Path]:
         """The files this job writes (numbered when it has several outputs)."""
@@ -55,8 +56,9 @@ def _field_error(source: str, line: int, fieldname: str, value, rule: str) -> Va
     return ValidationError(f"{source} line {line} {fieldname}", value, rule)
 
 
-def parse_line(text: str, line: int, source: str, models: dict[str, str]) -> Job:
-    """One JSON object -> a validated Job (its settings checked against its model's limits, no weights loaded)."""
+def parse_line(text: str, line: int, source: str, models: dict[str, str], resolved: dict | None = None) -> Job:
+    """One JSON object -> a validated Job (its settings checked against its model's limits, no weights loaded);
+    `resolved` caches each model's resolution across the lines of one file."""
     from . import validation
     from .checkpoints import resolve_limits
 
@@ -81,8 +83,10 @@ def parse_line(text: str, line: int, source: str, models: dict[str, str]) -> Job
     model = spec.get("model", models[kind])
     build = validation.video_request if kind == "video" else validation.audio_request
     try:
-        _, _, limits = resolve_limits(model)
-        request = build(limits, spec.get("prompt"), settings.get("negative_prompt"),
+        resolved = {} if resolved is None else resolved
+        if str(model) not in resolved:
+            resolved[str(model)] = resolve_limits(model)
+        request = build(resolved[str(model)].limits, spec.get("prompt"), settings.get("negative_prompt"),
                         **{k: v for k, v in settings.items() if k != "negative_prompt"})
     except ValidationError as e:
         raise _field_error(source, line, e.param, e.value, e.allowed) from None
@@ -90,7 +94,7 @@ def parse_line(text: str, line: int, source: str, models: dict[str, str]) -> Job
         bad = str(e).split("'")[1] if "'" in str(e) else "settings"
         raise _field_error(source, line, f"settings.{bad}", settings.get(bad), "is not a setting for "
                            f"{kind}") from None
-    return Job(line, name, kind, str(model), request, spec)
+    return Job(line, name, kind, str(model), request, spec, resolved[str(model)])
 
 
 def read_jobs(path: str | Path, models: dict[str, str]) -> list[Job]:
@@ -98,11 +102,11 @@ def read_jobs(path: str | Path, models: dict[str, str]) -> list[Job]:
     path = Path(path)
     if not path.is_file():
         raise ValidationError("jobs", str(path), "no such file")
-    jobs, seen = [], {}
+    jobs, seen, resolved = [], {}, {}
     for number, text in enumerate(path.read_text().splitlines(), start=1):
         if not text.strip() or text.lstrip().startswith("#"):
             continue
-        job = parse_line(text, number, path.name, models)
+        job = parse_line(text, number, path.name, models, resolved)
         if job.name in seen:
             raise _field_error(path.name, number, "name", job.name, f"is already used on line {seen[job.name]}")
         seen[job.name] = number
@@ -125,7 +129,8 @@ class Generator:
             from .pipelines import AudioPipeline, VideoPipeline
 
             cls = VideoPipeline if job.kind == "video" else AudioPipeline
-            pipe = cls.from_pretrained(job.model, device=self.device, dtype=self.dtype, allow_pickle=self.allow_pickle)
+            pipe = cls.from_pretrained(job.resolved or job.model, device=self.device, dtype=self.dtype,
+                                       allow_pickle=self.allow_pickle)
             self.pipes[key] = pipe.enable_jit(self.jit)
         return self.pipes[key]
 

@@ -293,23 +293,43 @@ def inspect_limits(path: Path, preset: dict | None = None, adapter_config: dict 
     return limits_from_configs(layout.modality, vae_cfg, unet_class, unet_cfg, defaults, adapter_config)
 
 
-def resolve_limits(model: str | os.PathLike, motion_adapter: str | os.PathLike | None = None
-                   ) -> tuple[Path, dict, Limits]:
-    """A model name (folder, preset or hub id) -> its folder, its preset's settings and its limits, from configs
-    alone: what every caller validates a request against before loading weights."""
+@dataclass(frozen=True)
+class Resolved:
+    """A model name resolved once: its folder, its preset's settings, a motion adapter's folder, its limits.
+    Requests are validated against `limits`; `load_checkpoint` (and `from_pretrained`) take it as it is."""
+
+    source: str  # the name as given: a folder, preset or hub id
+    path: Path
+    preset: dict
+    adapter: Path | None
+    limits: Limits
+
+    def __str__(self) -> str:
+        return self.source
+
+
+def resolve_limits(model: str | os.PathLike | Resolved, motion_adapter: str | os.PathLike | None = None
+                   ) -> Resolved:
+    """A model name (folder, preset or hub id) -> its folder, preset, motion adapter and limits, from configs
+    alone: what every caller validates a request against before loading weights. Resolved once: a Resolved
+    passes through."""
+    if isinstance(model, Resolved):
+        return model
     path, preset = resolve(model)
     adapter = motion_adapter or preset.get("motion_adapter")
-    adapter_config = read_json(resolve(adapter)[0] / "config.json") if adapter is not None else None
-    return path, preset, inspect_limits(path, preset, adapter_config)
+    adapter_path = resolve(adapter)[0] if adapter is not None else None
+    adapter_config = read_json(adapter_path / "config.json") if adapter_path is not None else None
+    return Resolved(str(model), path, preset, adapter_path, inspect_limits(path, preset, adapter_config))
 
 
-def load_checkpoint(model: str | os.PathLike, allow_pickle: bool = False,
+def load_checkpoint(model: str | os.PathLike | Resolved, allow_pickle: bool = False,
                     motion_adapter: str | os.PathLike | None = None) -> Checkpoint:
-    """Resolve `model`, check its layout, and load every component it needs."""
+    """Resolve `model` (unless it is resolved already), check its layout, and load every component it needs."""
     import diffusers
     import torch
 
-    path, preset, limits = resolve_limits(model, motion_adapter)
+    resolved = resolve_limits(model, motion_adapter)
+    path, limits = resolved.path, resolved.limits
     index, layout = read_index(path)
     index_file = path / "model_index.json"
     components, references = {}, {}
@@ -323,10 +343,8 @@ def load_checkpoint(model: str | os.PathLike, allow_pickle: bool = False,
         ref = _reference_dir(path / name)
         if ref:
             references[name] = ref[1]
-    adapter_source = motion_adapter or preset.get("motion_adapter")
-    if adapter_source is not None:
-        adapter_path, _ = resolve(adapter_source)
-        components["motion_adapter"] = _load_model(diffusers.MotionAdapter, adapter_path, allow_pickle)
+    if resolved.adapter is not None:
+        components["motion_adapter"] = _load_model(diffusers.MotionAdapter, resolved.adapter, allow_pickle)
     if "motion_adapter" in components and type(components["unet"]).__name__ == "UNet2DConditionModel":
         adapter = components.pop("motion_adapter")
         components["unet"] = diffusers.UNetMotionModel.from_unet2d(components["unet"], adapter)
@@ -337,7 +355,7 @@ def load_checkpoint(model: str | os.PathLike, allow_pickle: bool = False,
     for module in components.values():
         if isinstance(module, torch.nn.Module):
             module.eval().requires_grad_(False)
-    return Checkpoint(str(model), path, index["_class_name"], layout, components, limits, references)
+    return Checkpoint(resolved.source, path, index["_class_name"], layout, components, limits, references)
 
 
 def save_checkpoint(directory: str | os.PathLike, modality: str, components: dict[str, Any],

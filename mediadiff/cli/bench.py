@@ -42,7 +42,8 @@ def register(sub) -> None:
 def spec_from_args(args):
     """Validate every option (before importing torch) and build the BenchSpec."""
     model = args.model or default_model(args.modality)
-    path, _, limits = resolve_limits(model, args.motion_adapter)
+    resolved = resolve_limits(model, args.motion_adapter)
+    path, limits = resolved.path, resolved.limits
     prompt = args.prompt or PROMPTS[args.modality]
     if args.modality == "video":
         request = validation.video_request(limits, prompt, args.negative_prompt, frames=args.frames, fps=args.fps,

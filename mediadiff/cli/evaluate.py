@@ -34,6 +34,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..checkpoints import resolve_limits
+    from ..core import MAX_SEED
     from ..checkpoints.loading import read_json
     from ..checkpoints.presets import default_model
     from ..evaluation.runner import SPLITS
@@ -43,16 +44,18 @@ def run(args) -> int:
         raise ValidationError("modality", args.modality, "must be audio or video")
     speed = speed_options(args)
     seeds = check_int("seeds", args.seeds, 1, 64)
-    seed = check_int("seed", args.seed, 0, 2**31 - 1)
+    seed = check_int("seed", args.seed, 0, MAX_SEED)
     limit = None if args.limit is None else check_int("limit", args.limit, 1, 10_000)
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
     for s in splits:
         if s not in SPLITS:
             raise ValidationError("splits", args.splits, f"each must be one of {', '.join(SPLITS)}")
     model = args.model or default_model(args.modality)
-    path, _, limits = resolve_limits(model)
+    model = resolve_limits(model)  # resolved once: the request checks and the load use it
+    path, limits = model.path, model.limits
     if limits.modality != args.modality:
-        raise ValidationError("model", model, f"is a {limits.modality} model; use `mediadiff eval {limits.modality}`")
+        raise ValidationError("model", model.source, f"is a {limits.modality} model; use `mediadiff eval "
+                                                     f"{limits.modality}`")
     if args.save is not None and Path(args.save).exists() and not Path(args.save).is_dir():
         raise ValidationError("save", args.save, "is a file; give a folder for the generated files")
     settings = {k: v for k, v in (("steps", args.steps), ("guidance", args.guidance)) if v is not None}

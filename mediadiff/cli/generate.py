@@ -42,11 +42,10 @@ def register(sub) -> None:
 
 
 def _limits(args, modality: str):
-    """The output path, the model and its limits, from configs alone (before any weights load)."""
+    """The output path, the model resolved once and its limits, from configs alone (before any weights load)."""
     output = check_output_path(args.output, modality)
-    model = args.model or default_model(modality)
-    _, _, limits = resolve_limits(model, getattr(args, "motion_adapter", None))
-    return output, model, limits
+    model = resolve_limits(args.model or default_model(modality), getattr(args, "motion_adapter", None))
+    return output, model, model.limits
 
 
 def _load(cls, args, model):

@@ -87,7 +87,8 @@ class MediaPipeline:
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike | None = None, *, device: str = "auto", dtype: str = "fp32",
                         allow_pickle: bool = False, motion_adapter: str | None = None):
-        """Load a pipeline folder, preset or hub id (ModelScope, AnimateDiff, AudioLDM or mediadiff layout)."""
+        """Load a pipeline folder, preset or hub id (ModelScope, AnimateDiff, AudioLDM or mediadiff layout), or a
+        model already resolved by `checkpoints.resolve_limits` (then it is not resolved again)."""
         torch_device = resolve_device(device)
         check_dtype(dtype, torch_device.type)
         model = model if model is not None else default_model(cls.modality)

@@ -11,7 +11,7 @@ from mediadiff.errors import ValidationError
 
 
 def video_spec(model, **kw):
-    request = validation.video_request(resolve_limits(model)[2], "a red circle", "blurry", frames=3, fps=8,
+    request = validation.video_request(resolve_limits(model).limits, "a red circle", "blurry", frames=3, fps=8,
                                        height=16, width=16, steps=2, guidance=7.5, scheduler="dpm++", seed=1)
     return runner.BenchSpec(modality="video", model=str(model), request=request, device="cpu", repeat=1, **kw)
 
@@ -31,7 +31,7 @@ def test_bench_against_diffusers_reports_every_stage(tiny_models, layout):
 
 def test_bench_audio_against_diffusers(tiny_models):
     model = tiny_models["audioldm"]
-    request = validation.audio_request(resolve_limits(model)[2], "beeps", "", seconds=0.25, steps=2, guidance=2.5,
+    request = validation.audio_request(resolve_limits(model).limits, "beeps", "", seconds=0.25, steps=2, guidance=2.5,
                                        scheduler="ddim", seed=2)
     spec = runner.BenchSpec(modality="audio", model=str(model), request=request, device="cpu", repeat=1,
                             against="diffusers", suffix=".wav")

@@ -35,7 +35,8 @@ def test_limits_of_loaded_components_equal_the_limits_read_from_disk(tiny_models
     ckpt = load_checkpoint(tiny_models[layout])
     disk = inspect_limits(tiny_models[layout])
     assert ckpt.limits == disk == limits_for(ckpt.layout.modality, ckpt.components, disk.defaults)
-    assert resolve_limits(str(tiny_models[layout])) == (tiny_models[layout], {}, disk)
+    resolved = resolve_limits(str(tiny_models[layout]))
+    assert (resolved.path, resolved.preset, resolved.limits) == (tiny_models[layout], {}, disk)
 
 
 def test_a_motion_adapter_sets_the_frame_limit_before_and_after_loading(tmp_path):
@@ -56,8 +57,8 @@ def test_a_motion_adapter_sets_the_frame_limit_before_and_after_loading(tmp_path
                             requires_safety_checker=False).save_pretrained(tmp_path / "sd")
     MotionAdapter(block_out_channels=(16, 32), motion_layers_per_block=1, motion_norm_num_groups=8,
                   motion_num_attention_heads=2, motion_max_seq_length=24).save_pretrained(tmp_path / "adapter")
-    assert resolve_limits(tmp_path / "sd")[2].max_frames == 128  # no adapter: UNET3D_MAX_FRAMES
-    limits = resolve_limits(tmp_path / "sd", tmp_path / "adapter")[2]
+    assert resolve_limits(tmp_path / "sd").limits.max_frames == 128  # no adapter: UNET3D_MAX_FRAMES
+    limits = resolve_limits(tmp_path / "sd", tmp_path / "adapter").limits
     ckpt = load_checkpoint(tmp_path / "sd", motion_adapter=tmp_path / "adapter")
     assert type(ckpt.components["unet"]).__name__ == "UNetMotionModel"
     assert limits.max_frames == ckpt.limits.max_frames == 24 and ckpt.limits == limits

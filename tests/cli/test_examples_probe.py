@@ -59,6 +59,12 @@ def test_probe_measures_words_against_noise(tiny_config, tmp_path, capsys):
     assert [r["seed"] for r in out["rows"]] == [0, 1]
     assert all(0 < r["left_vs_right"] and 0 < r["red_vs_blue"] and len(r["read_as"]) == 3 for r in out["rows"])
     assert out["mean"]["red_vs_blue"] == pytest.approx(sum(r["red_vs_blue"] for r in out["rows"]) / 2)
+    from mediadiff import VideoPipeline
+    from mediadiff.evaluation.probe import direction_probe
+
+    again = direction_probe(VideoPipeline.from_pretrained(tmp_path / "run" / "pipeline", device="cpu"), 999, 2)
+    assert [r["left_vs_right"] for r in again] == pytest.approx([r["left_vs_right"] for r in out["rows"]], rel=1e-6)
+    assert out["rows"][0]["red_vs_blue"] != pytest.approx(out["rows"][1]["red_vs_blue"])  # a seed is its own noise
 
 
 def test_probe_refuses_an_epsilon_model(tiny_models, capsys):

@@ -14,7 +14,7 @@ def _pipeline(folder):
     from mediadiff import AudioPipeline, VideoPipeline
     from mediadiff.checkpoints import resolve_limits
 
-    cls = VideoPipeline if resolve_limits(str(folder))[2].modality == "video" else AudioPipeline
+    cls = VideoPipeline if resolve_limits(str(folder)).limits.modality == "video" else AudioPipeline
     return cls.from_pretrained(str(folder), device="cpu")
 
 

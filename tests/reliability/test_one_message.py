@@ -121,3 +121,32 @@ def test_generate_takes_only_its_own_kind_of_request(rel_pipes):
     with pytest.raises(ValidationError, match=r"request='dict': must be a request for audio \(AudioRequest"):
         audio.generate(sound.settings())
     assert np.array_equal(audio.generate(sound).waveforms, audio(**sound.settings()).waveforms)  # one generation
+
+
+def test_each_model_is_resolved_once(rel_models, tmp_path, monkeypatch):
+    """The CLI and batch resolve a model name once: the request is checked against it and the same resolution
+    is loaded (a second resolution could read another folder or preset than the one validated)."""
+    import json
+
+    from mediadiff.checkpoints import loading
+    from mediadiff.cli import main
+
+    seen = []
+    real = loading.resolve
+
+    def counting(model):
+        seen.append(str(model))
+        return real(model)
+
+    monkeypatch.setattr(loading, "resolve", counting)
+    video = str(rel_models["mediadiff-video"])
+    small = ["--frames", "2", "--height", "8", "--width", "8", "--steps", "1", "--seed", "3", "--quiet"]
+    assert main(["video", "a circle", "-o", str(tmp_path / "cli.mp4"), "--model", video, "--device", "cpu",
+                 *small]) == 0
+    assert seen == [video]
+    jobs = tmp_path / "jobs.jsonl"
+    job = {"prompt": "a square", "kind": "video", "settings": {"frames": 2, "height": 8, "width": 8, "steps": 1}}
+    jobs.write_text(json.dumps(job) + "\n" + json.dumps(job | {"prompt": "a ball"}) + "\n")
+    assert main(["batch", str(jobs), "--out", str(tmp_path / "batch"), "--video-model", video, "--device", "cpu",
+                 "--quiet"]) == 0
+    assert seen == [video, video]  # two jobs of one model: one resolution
