@@ -4,7 +4,7 @@ checks, without Gradio, so the CLI builds its parser and rejects bad values befo
 from __future__ import annotations
 
 from .errors import MediadiffError
-from .validation import check_device, check_dtype
+from .validation import check_device, check_dtype, check_jit
 
 
 def add_arguments(p) -> None:
@@ -33,6 +33,7 @@ def check(args) -> None:
     """The flags that can be checked before Gradio and the models load."""
     check_device(args.device)
     check_dtype(args.dtype, "cpu" if args.device == "cpu" else "cuda")
+    check_jit(args.jit, args.device)
     if args.no_video and args.no_audio:
         raise MediadiffError("nothing to serve: --no-video and --no-audio together")
 

@@ -1,4 +1,4 @@
-"""`mediadiff examples video|audio -o PNG [--prompt TEXT ...]`: one picture of a model's outputs (the README's images)."""
+"""`mediadiff examples video|audio -o PNG [--prompt TEXT ...]`: one picture of a model's outputs (README images)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,8 @@ def register(sub) -> None:
     p.set_defaults(run=run, quiet=False)
 
 
-def _slug(i: int, prompt: str) -> str:
-    return f"{i + 1}-" + "-".join("".join(c for c in w if c.isalnum()) for w in prompt.split()[:4])
-
-
 def run(args) -> int:
+    from ..checkpoints import resolve_limits
     from ..checkpoints.presets import default_model
     from ..core import MAX_SEED
     from ..validation import check_int, check_output_path, check_prompt
@@ -44,6 +41,10 @@ def run(args) -> int:
 
     prompts = [check_prompt(p) for p in args.prompts] or list((shapes if args.modality == "video" else tones)
                                                               .EXAMPLE_PROMPTS)
+    model = resolve_limits(args.model or default_model(args.modality))  # checked before the weights load
+    if model.limits.modality != args.modality:
+        raise ValidationError("model", model.source, f"is a {model.limits.modality} model; use `mediadiff examples "
+                                                     f"{model.limits.modality}`")
     from ..codecs import pictures
     from ..codecs.frames import frame_strip, to_uint8
     from ..libraries import quiet_libraries
@@ -51,7 +52,7 @@ def run(args) -> int:
 
     quiet_libraries()
     cls = VideoPipeline if args.modality == "video" else AudioPipeline
-    pipe = cls.from_pretrained(args.model or default_model(args.modality), device=args.device)
+    pipe = cls.from_pretrained(model, device=args.device)
     rows, saved = [], []
     for i, prompt in enumerate(prompts):
         out = pipe(prompt, seed=seed)
@@ -61,8 +62,7 @@ def run(args) -> int:
             rows.append(out.mel[0])  # (T, M)
         if args.media_dir:
             Path(args.media_dir).mkdir(parents=True, exist_ok=True)
-            saved += out.save(Path(args.media_dir) / (_slug(i, prompt) + (".mp4" if args.modality == "video"
-                                                                          else ".wav")))
+            saved += out.save(Path(args.media_dir) / f"example-{i + 1}{'.mp4' if args.modality == 'video' else '.wav'}")
     image = pictures.stack_rows(rows, gap=0) if args.modality == "video" else pictures.spectrogram_rows(rows)
     path = pictures.write_png(args.output, image)
     emit(args, {"picture": str(path), "prompts": prompts, "seed": seed, "outputs": [str(p) for p in saved]},

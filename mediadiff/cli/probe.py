@@ -22,21 +22,27 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ..checkpoints import resolve_limits
+    from ..checkpoints.loading import read_json
     from ..checkpoints.presets import default_model
+    from ..evaluation.probe import check_probe
     from ..validation import check_int
 
-    timestep = check_int("timestep", args.timestep, 0, 9_999)
     seeds = check_int("seeds", args.seeds, 1, 64)
-    from ..libraries import quiet_libraries
+    model = resolve_limits(args.model or default_model("video"))  # every check before the weights load
+    if model.limits.modality != "video":
+        raise ValidationError("model", model.source, "is an audio model; the probe reads video models")
+    timestep = check_probe(model.source, read_json(model.path / "scheduler" / "scheduler_config.json"),
+                           args.timestep)
     from ..evaluation.probe import direction_probe
+    from ..libraries import quiet_libraries
     from ..pipelines import VideoPipeline
 
     quiet_libraries()
-    model = args.model or default_model("video")
     rows = direction_probe(VideoPipeline.from_pretrained(model, device=args.device), timestep, seeds)
     means = {k: sum(r[k] for r in rows) / len(rows) for k in ("left_vs_right", "red_vs_blue")}
     lines = [json.dumps(r) for r in rows]
     lines.append(f"mean: left vs right {means['left_vs_right']:.1%}, red vs blue {means['red_vs_blue']:.1%} "
                  f"of the predicted clip's norm at t={timestep}")
-    emit(args, {"model": model, "timestep": timestep, "rows": rows, "mean": means}, "\n".join(lines))
+    emit(args, {"model": model.source, "timestep": timestep, "rows": rows, "mean": means}, "\n".join(lines))
     return 0

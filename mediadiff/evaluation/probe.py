@@ -19,16 +19,22 @@ def predicted_clean(alphas_cumprod: torch.Tensor, t: int, noisy: torch.Tensor, v
     return alpha.sqrt() * noisy - (1 - alpha).sqrt() * v
 
 
+def check_probe(model: str, scheduler_config: dict, t) -> int:
+    """The probe's rule, from the checkpoint's scheduler config alone: a v-prediction model and one of its
+    training timesteps; returns the timestep."""
+    from ..validation import check_int
+
+    kind = scheduler_config.get("prediction_type", "epsilon")
+    if kind != "v_prediction":
+        raise ValidationError("model", model, f"predicts {kind}; the probe reads v-prediction models")
+    return check_int("timestep", t, 0, int(scheduler_config.get("num_train_timesteps", 1000)) - 1)
+
+
 @torch.no_grad()
 def direction_probe(pipe, t: int = 999, seeds: int = 4) -> list[dict]:
-    """Per seed: |x0(left) - x0(right)| and |x0(red) - x0(blue)| over |x0(left)| at timestep `t`, and the motion
-    the analyser reads in each decoded prediction. Words that decide the direction move x0 as much as colour does."""
-    kind = pipe.scheduler.config.prediction_type
-    if kind != "v_prediction":
-        raise ValidationError("model", pipe.name, f"predicts {kind}; the probe reads v-prediction models")
-    steps = int(pipe.scheduler.config.num_train_timesteps)
-    if not 0 <= t < steps:
-        raise ValidationError("timestep", t, f"must be an integer from 0 to {steps - 1}")
+    """Per seed: |x0(left) - x0(right)| and |x0(red) - x0(blue)| over |x0(left)| at timestep `t` (checked by
+    check_probe), and the motion the analyser reads in each decoded prediction. Words that decide the direction
+    move x0 as much as colour does."""
     model_fn = bind(pipe.unet, pipe.text.encode(list(PROMPTS)))
     d, factor = pipe.limits.defaults, pipe.limits.vae_factor
     shape = (1, pipe.unet.config.in_channels, int(d["frames"]), int(d["height"]) // factor, int(d["width"]) // factor)

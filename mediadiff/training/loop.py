@@ -126,6 +126,13 @@ def _ema(model: torch.nn.Module, settings: dict):
                     power=0.75, foreach=True)
 
 
+def save_model(model: torch.nn.Module, folder: Path) -> Path:
+    """The model as its own diffusers/transformers folder (safetensors), written atomically."""
+    with atomic_output(folder) as tmp:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+    return folder
+
+
 def _save_ema(ema, model: torch.nn.Module, target: Path) -> None:
     """Write the EMA weights into `target` as the model's own diffusers/transformers folder."""
     params = list(model.parameters())
@@ -209,9 +216,8 @@ def _snapshot(stage: Stage, model, step: int, folder: Path) -> None:
     target = folder / "snapshots" / f"step-{step:06d}"
     if stage.snapshot is not None:
         stage.snapshot(model, step, target)
-        return
-    with atomic_output(target) as tmp:
-        model.save_pretrained(str(tmp), safe_serialization=True)
+    else:
+        save_model(model, target)
 
 
 def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, stop_after: int | None = None,
@@ -311,8 +317,7 @@ def train(stage: Stage, run_dir: Path, *, resume: bool = False, seed: int = 0, s
         def save_final():
             if stage.finish is not None:
                 stage.finish(unwrapped)
-            with atomic_output(final) as tmp:
-                unwrapped.save_pretrained(str(tmp), safe_serialization=True)
+            save_model(unwrapped, final)
         _with_ema(ema, unwrapped, save_final)
         log(f"{stage.name}: done, {step} steps, {samples} samples, {wall:.0f} s of training -> {final}")
     elif step < total:

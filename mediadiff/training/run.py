@@ -10,11 +10,10 @@ import torch
 
 from ..checkpoints import limits_for, save_checkpoint
 from ..checkpoints.loading import MINILM_REFERENCE, read_json
-from ..codecs.atomic import atomic_output
 from ..errors import MediadiffError
 from . import stages as st
 from .data import Prepared, caption_bank, load_or_build, mel_config, minilm, reversed_captions
-from .loop import final_dir, read_trainer_state, stage_dir, train
+from .loop import final_dir, read_trainer_state, save_model, stage_dir, train
 
 STAGES_OF = {"audio": ("vae", "vocoder", "denoiser"), "video": ("vae", "denoiser")}
 
@@ -179,9 +178,7 @@ def adopt(name: str, cfg: dict, run_dir: Path, log) -> None:
     """A stage of 0 steps takes its `init` weights as they are: they become its final weights."""
     final = final_dir(run_dir, name)
     if not final.exists() and _state().is_main_process:
-        model = st.init_model(name, cfg[name]["init"])
-        with atomic_output(final) as tmp:
-            model.save_pretrained(str(tmp), safe_serialization=True)
+        save_model(st.init_model(name, cfg[name]["init"]), final)
         log(f"{name}: taken as it is from {cfg[name]['init']} -> {final}")
     _state().wait_for_everyone()
 
@@ -210,7 +207,8 @@ def run_stage(name: str, cfg: dict, run_dir: Path, stored: StoredSet, *, resume:
     """Train one stage (and what follows it: vocoder choice, pipeline assembly); returns its summary."""
     started = time.perf_counter()
     common = dict(resume=resume, seed=int(cfg["seed"]), stop_after=stop_after, progress=progress, log=log)
-    if name != "denoiser" and int(cfg[name]["steps"]) == 0:
+    adopted = int(cfg[name]["steps"]) == 0  # only a VAE or vocoder with init (the config's rule)
+    if adopted:
         adopt(name, cfg, run_dir, log)
     elif name == "vae":
         train(st.vae_stage(cfg, stored.get()), run_dir, **common)
@@ -228,13 +226,11 @@ def run_stage(name: str, cfg: dict, run_dir: Path, stored: StoredSet, *, resume:
             path, trained = assemble(cfg, run_dir, text)
             log(f"pipeline: {path} (denoiser step {trained['denoiser_step']} of {trained['denoiser_steps']})")
     if name == "vocoder" and final_dir(run_dir, "vocoder").exists():
-        adopted = int(cfg["vocoder"]["steps"]) == 0  # a vocoder taken as it is ships as it is
         data = stored.get() if cfg["vocoder"]["ship"] == "auto" and not adopted else None  # on every rank
         if _state().is_main_process:
-            choose_vocoder(cfg, data, run_dir, log, ship="hifigan" if adopted else None)
+            choose_vocoder(cfg, data, run_dir, log, ship="hifigan" if adopted else None)  # as it is: as it was
     state = read_trainer_state(run_dir / name)
-    done = int(cfg[name]["steps"]) if name != "denoiser" and int(cfg[name]["steps"]) == 0 else state.get("step", 0)
-    return {"stage": name, "step": done, "of": int(cfg[name]["steps"]),
+    return {"stage": name, "step": 0 if adopted else state.get("step", 0), "of": int(cfg[name]["steps"]),
             "train_wall_s": state.get("wall_s", 0.0), "sitting_s": round(time.perf_counter() - started, 1)}
 
 

@@ -76,7 +76,6 @@ class Captioned(torch.utils.data.Dataset):
 
     def __init__(self, latents: torch.Tensor, rows: list[list[int]], p_uncond: float):
         self.latents, self.rows, self.p_uncond = latents, rows, p_uncond
-        self.table, self.counts = caption_table(rows)  # (N, K), (N,): the rows as tensors, for gather
 
     def __len__(self) -> int:
         return len(self.latents)
@@ -87,7 +86,9 @@ class Captioned(torch.utils.data.Dataset):
         return self.latents[i], _pick(self.rows[i])
 
     def to(self, device) -> "Captioned":
-        self.latents, self.table, self.counts = (t.to(device) for t in (self.latents, self.table, self.counts))
+        """The set on `device` for gather, with the caption rows as a table (N, K) and their counts (N,)."""
+        self.latents = self.latents.to(device)
+        self.table, self.counts = (t.to(device) for t in caption_table(self.rows))
         return self
 
     def gather(self, idx: torch.Tensor, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -326,7 +327,6 @@ class PairedCaptioned(torch.utils.data.Dataset):
         self.latents, self.backwards, self.rows, self.reversed_rows = latents, backwards, rows, reversed_rows
         self.index = [i for i, r in enumerate(reversed_rows) if r]
         self.p_uncond = p_uncond
-        self.tables = (caption_table(rows), caption_table(reversed_rows))  # for gather: (N, K), (N,) each
 
     def __len__(self) -> int:
         return len(self.index)
@@ -339,8 +339,10 @@ class PairedCaptioned(torch.utils.data.Dataset):
         return pair, torch.tensor([_pick(self.rows[i]), _pick(self.reversed_rows[i])])
 
     def to(self, device) -> "PairedCaptioned":
+        """The pairs on `device` for gather, with both directions' caption rows as tables."""
         self.latents, self.backwards = self.latents.to(device), self.backwards.to(device)
-        self.tables = tuple((t.to(device), c.to(device)) for t, c in self.tables)
+        self.tables = tuple((t.to(device), c.to(device)) for t, c in map(caption_table, (self.rows,
+                                                                                        self.reversed_rows)))
         self.index = torch.as_tensor(self.index, dtype=torch.long).to(device)
         return self
 
