@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .core import MAX_SEED
@@ -22,6 +23,13 @@ MAX_STEPS = 1000
 MAX_GUIDANCE = 100.0
 MAX_OUTPUTS = 16
 MAX_SIDE = 2048
+# Past one window (core.windows): how long a clip or sound may get, and what a given input may be.
+MAX_LONG_FRAMES = 512
+MAX_LONG_SECONDS = 120.0
+MAX_INPUT_BYTES = 512 * 2**20
+WINDOW_METHODS = ("denoiser", "freenoise")  # core.windows.METHODS
+WEIGHTINGS = ("pyramid", "flat", "delayed_reverse_sawtooth")  # core.windows.WEIGHTINGS
+NOISE_TYPES = ("shuffle_context", "repeat_context", "random")  # core.windows.NOISE_TYPES
 VIDEO_SUFFIXES = (".mp4", ".gif")
 AUDIO_SUFFIXES = (".wav",)
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -38,6 +46,47 @@ class Limits:
     max_frames: int = 0
     max_seconds: float = 0.0
     defaults: dict = field(default_factory=dict)
+    denoiser: str = ""  # the UNet's class name: which window methods apply
+
+    @property
+    def window(self) -> float:
+        """The length one window of the denoiser covers: its default clip (frames) or sound (seconds)."""
+        if self.modality == "video":
+            return min(int(self.defaults.get("frames", 16)), self.max_frames)
+        return min(float(self.defaults.get("window_seconds", self.defaults.get("seconds", 4.0))), self.max_seconds)
+
+
+@dataclass(frozen=True)
+class MediaInput:
+    """A given media file, read and checked once: uint8 frames (F, H, W, 3) or mono float samples."""
+
+    param: str  # the flag it came from: init, continue, image
+    path: str
+    sha256: str
+    data: object = field(repr=False, compare=False)
+    rate: float  # frames or samples per second (the request's fps for video, once retimed)
+
+    @property
+    def length(self) -> float:
+        """Frames (video) or seconds (audio)."""
+        return len(self.data) if self.data.ndim == 4 else len(self.data) / self.rate
+
+    def describe(self) -> dict:
+        """What the settings record so a run can be replayed: the file's name and hash, and what was taken."""
+        shape = {"frames": len(self.data), "width": self.data.shape[2], "height": self.data.shape[1]} \
+            if self.data.ndim == 4 else {"seconds": round(len(self.data) / self.rate, 4), "sample_rate": self.rate}
+        return {"name": Path(self.path).name, "sha256": self.sha256, **shape}
+
+
+@dataclass(frozen=True)
+class Context:
+    """Context windows in the request's unit (frames for video, seconds for audio); core.windows runs them."""
+
+    length: float
+    stride: float
+    weighting: str
+    noise: str
+    method: str
 
 
 @dataclass(frozen=True)
@@ -51,26 +100,63 @@ class Request:
     scheduler: str
     seed: int | None
     num_outputs: int
+    # beyond one window (all optional): prompt travel, a given input and how it is used, context windows
+    schedule: tuple[tuple[float, str], ...] | None = field(default=None, kw_only=True)
+    init: MediaInput | None = field(default=None, kw_only=True)
+    strength: float = field(default=1.0, kw_only=True)
+    continuation: MediaInput | None = field(default=None, kw_only=True)
+    inpaint: tuple[float, float] | None = field(default=None, kw_only=True)
+    context: Context | None = field(default=None, kw_only=True)
 
     def settings(self) -> dict:
-        return asdict(self)
+        """Every field as JSON-ready values; a given input as its name, hash and extent."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.kw_only:
+                continue  # features not used are left out of the record
+            out[f.name] = value.describe() if isinstance(value, MediaInput) else \
+                asdict(value) if isinstance(value, Context) else \
+                [list(k) for k in value] if f.name == "schedule" else list(value) if isinstance(value, tuple) else value
+        if self.init is None and self.continuation is None and getattr(self, "image", None) is None:
+            out.pop("strength", None)  # only meaningful with a given input
+        return out
+
+    @property
+    def given(self) -> bool:
+        """Whether the run starts from or keeps given media."""
+        return any(x is not None for x in (self.init, self.continuation, getattr(self, "image", None)))
 
 
 @dataclass(frozen=True)
 class VideoRequest(Request):
     """A validated video generation."""
 
-    frames: int
+    frames: int  # new frames: the whole clip, or what follows a continued one
     fps: int
     height: int
     width: int
+    image: MediaInput | None = field(default=None, kw_only=True)
+    image_at: int = field(default=0, kw_only=True)
+    overlap: int = field(default=0, kw_only=True)  # a continued clip's last frames, given to the first window
+
+    @property
+    def latent_frames(self) -> int:
+        """Frames the denoiser runs on: the clip, or the continued clip's kept tail plus the new frames."""
+        return self.frames + self.overlap
 
 
 @dataclass(frozen=True)
 class AudioRequest(Request):
     """A validated audio generation."""
 
-    seconds: float
+    seconds: float  # new seconds: the whole sound, or what follows a continued one
+    overlap: float = field(default=0.0, kw_only=True)  # a continued sound's last seconds, given to the first window
+
+    @property
+    def total_seconds(self) -> float:
+        """Seconds the denoiser runs on."""
+        return self.seconds + self.overlap
 
 
 def check_int(param: str, value, lo: int, hi: int, rule: str | None = None) -> int:
@@ -149,32 +235,199 @@ def _common(limits: Limits, modality: str, prompt, negative_prompt, steps, guida
     )
 
 
+TRAVEL_KEY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*:\s*(.*)$", re.S)
+
+
+def check_schedule(prompt, end: float, unit: str, integer: bool) -> tuple[str, tuple | None]:
+    """A prompt, or a prompt schedule (prompt travel): a {position: prompt} mapping or its CLI form
+    "0: a red circle | 32: a blue circle", positions in `unit` from 0 (the first) to below `end`."""
+    if isinstance(prompt, str) and TRAVEL_KEY.match(prompt) and "|" in prompt:
+        parts = [TRAVEL_KEY.match(part) for part in prompt.split("|")]
+        if not all(parts):
+            raise ValidationError("prompt", prompt[:60], f"a schedule is 'POSITION: PROMPT | POSITION: PROMPT' with "
+                                                         f"positions in {unit}")
+        prompt = {float(m.group(1)): m.group(2) for m in parts}
+    if not isinstance(prompt, dict):
+        return check_prompt(prompt), None
+    keys = {}
+    for key, text in prompt.items():
+        position = check_float("prompt", key, 0.0, math.inf, f"schedule positions must be numbers of {unit}")
+        if integer and not position.is_integer():
+            raise ValidationError("prompt", key, f"schedule positions must be whole {unit}")
+        keys[int(position) if integer else position] = check_prompt(text)
+    if 0 not in keys:
+        raise ValidationError("prompt", sorted(keys)[0] if keys else None, "a schedule must start at position 0")
+    if max(keys) >= end:
+        raise ValidationError("prompt", max(keys), f"schedule positions must be below {end:g} {unit} (the length)")
+    schedule = tuple(sorted(keys.items()))
+    if len(schedule) == 1:
+        return schedule[0][1], None
+    return " | ".join(f"{k:g}: {t}" for k, t in schedule), schedule
+
+
+def read_input(param: str, path, kind: str, fps: int | None = None) -> MediaInput:
+    """A given file (`kind` video, image or audio) read and checked once; frames retimed to `fps`."""
+    from .codecs import inputs
+
+    if path is None:
+        return None
+    p = Path(os.fspath(path)).expanduser()
+    try:
+        if kind == "audio":
+            data, rate = inputs.read_audio(p, MAX_LONG_SECONDS, MAX_INPUT_BYTES)
+        elif kind == "image":
+            data, rate = inputs.read_image(p, MAX_SIDE, MAX_INPUT_BYTES), fps
+        else:
+            raw, source_fps = inputs.read_frames(p, MAX_SIDE, 8 * MAX_LONG_FRAMES, MAX_INPUT_BYTES)
+            data, rate = inputs.resample_frames(raw, source_fps, fps), fps
+            if len(data) > MAX_LONG_FRAMES:
+                raise inputs.MediaProblem(f"has {len(data)} frames at {fps} fps; at most {MAX_LONG_FRAMES}")
+    except inputs.MediaProblem as e:
+        raise ValidationError(param, str(path), str(e)) from None
+    except OSError as e:
+        raise ValidationError(param, str(path), f"cannot be read ({e.strerror or type(e).__name__})") from None
+    return MediaInput(param, str(p), inputs.sha256(p), data, rate)
+
+
+def check_span(value, lo: float, hi: float, unit: str, integer: bool) -> tuple[float, float] | None:
+    """An inpainting span "START:END" (or a pair) within [lo, hi], START before END."""
+    if value is None:
+        return None
+    rule = f"must be START:END in {unit}, 0 <= START < END <= {hi:g}"
+    try:
+        a, b = (value.split(":") if isinstance(value, str) else value)
+        a, b = float(a), float(b)
+    except (TypeError, ValueError):
+        raise ValidationError("inpaint", value, rule) from None
+    if not (math.isfinite(a) and math.isfinite(b) and lo <= a < b <= hi) or (integer and not (a.is_integer()
+                                                                                             and b.is_integer())):
+        raise ValidationError("inpaint", value, rule)
+    return (int(a), int(b)) if integer else (a, b)
+
+
+def check_inputs(init, continue_from, image, inpaint, strength) -> None:
+    """Which given inputs combine: one of init / continue / image; a span and a strength need an init."""
+    given = [name for name, v in (("init", init), ("continue", continue_from), ("image", image)) if v is not None]
+    if len(given) > 1:
+        raise ValidationError(given[1], "given", f"cannot be combined with --{given[0]}: give one input")
+    if inpaint is not None and init is None:
+        raise ValidationError("inpaint", inpaint, "needs --init FILE: the media to inpaint")
+    if strength is not None and init is None:
+        raise ValidationError("strength", strength, "needs --init FILE: the media it is a strength over")
+
+
+def check_context(limits: Limits, total: float, length=None, stride=None, weighting=None, noise_type=None,
+                  method=None, force: bool = False) -> Context | None:
+    """Context windows when the media is longer than one window (or any window option is given); None when one
+    window covers it."""
+    options = (length, stride, weighting, noise_type, method)
+    video = limits.modality == "video"
+    most = limits.max_frames if video else limits.max_seconds
+    if not force and all(o is None for o in options) and total <= most:
+        return None
+    unit = "frames" if video else "seconds"
+    default = limits.window
+    if video:
+        length = check_int("context_length", default if length is None else length, 2, limits.max_frames,
+                           f"must be an integer from 2 to {limits.max_frames} frames (this model's window)")
+        stride = check_int("context_stride", max(1, length // 4) if stride is None else stride, 1, length,
+                           f"must be an integer from 1 to {length} (the context length)")
+    else:
+        length = check_float("context_length", default if length is None else length, 0.5, limits.max_seconds,
+                             f"must be from 0.5 to {limits.max_seconds:g} seconds (this model's window)")
+        stride = check_float("context_stride", length / 4 if stride is None else stride, 0.0, length,
+                             f"must be more than 0 and at most {length:g} seconds (the context length)", lo_open=True)
+    weighting = weighting or "pyramid"
+    if weighting not in WEIGHTINGS:
+        raise ValidationError("weighting", weighting, f"must be one of {', '.join(WEIGHTINGS)}")
+    noise_type = noise_type or "shuffle_context"
+    if noise_type not in NOISE_TYPES:
+        raise ValidationError("noise_type", noise_type, f"must be one of {', '.join(NOISE_TYPES)}")
+    motion = limits.denoiser == "UNetMotionModel"
+    method = method or ("freenoise" if motion else "denoiser")
+    if method not in WINDOW_METHODS:
+        raise ValidationError("window_method", method, f"must be one of {', '.join(WINDOW_METHODS)}")
+    if method == "freenoise" and not motion:
+        raise ValidationError("window_method", method, f"needs a motion-module UNet (AnimateDiff layout); this "
+                                                       f"model's {limits.denoiser or 'UNet'} takes denoiser")
+    if total <= length:
+        return None  # one window covers it
+    return Context(length, stride, weighting, noise_type, method)
+
+
 def video_request(
     limits: Limits, prompt, negative_prompt=None, *, frames=None, fps=None, height=None, width=None,
-    steps=None, guidance=None, scheduler=None, seed=None, num_outputs=None,
+    steps=None, guidance=None, scheduler=None, seed=None, num_outputs=None, init=None, strength=None,
+    continue_from=None, inpaint=None, image=None, image_at=None, context_length=None, context_stride=None,
+    weighting=None, noise_type=None, window_method=None,
 ) -> VideoRequest:
-    """Fill unset video parameters from the checkpoint's defaults and check every one."""
+    """Fill unset video parameters from the checkpoint's defaults and check every one (given media included)."""
     d = limits.defaults
+    common = _common(limits, "video", "-", negative_prompt, steps, guidance, scheduler, seed, num_outputs)
+    check_inputs(init, continue_from, image, inpaint, strength)
+    fps = check_int("fps", d.get("fps", 8) if fps is None else fps, 1, 60)
+    height = check_side("height", d.get("height", 256) if height is None else height, limits.vae_factor)
+    width = check_side("width", d.get("width", 256) if width is None else width, limits.vae_factor)
+    init = read_input("init", init, "video", fps)
+    continuation = read_input("continue", continue_from, "video", fps)
+    image = read_input("image", image, "image", fps)
+    if init is not None:
+        most, rule = len(init.data), f"must be an integer from 1 to {len(init.data)} (the frames of --init)"
+    else:
+        most, rule = MAX_LONG_FRAMES, f"must be an integer from 1 to {MAX_LONG_FRAMES}"
+    frames = check_int("frames", (most if init is not None else d.get("frames", 16)) if frames is None else frames,
+                       1, most, rule)
+    overlap = 0
+    if continuation is not None:
+        window = limits.window if context_length is None else check_int("context_length", context_length, 2,
+                                                                        limits.max_frames)
+        overlap = min(len(continuation.data), window // 2)
+    context = check_context(limits, frames + overlap, context_length, context_stride, weighting, noise_type,
+                            window_method, force=continuation is not None and frames + overlap > limits.window)
+    prompt, schedule = check_schedule(prompt, frames, "frames", integer=True)
+    common["prompt"] = prompt
     return VideoRequest(
-        **_common(limits, "video", prompt, negative_prompt, steps, guidance, scheduler, seed, num_outputs),
-        frames=check_int("frames", d.get("frames", 16) if frames is None else frames, 1, limits.max_frames,
-                    f"must be an integer from 1 to {limits.max_frames} (this model's maximum)"),
-        fps=check_int("fps", d.get("fps", 8) if fps is None else fps, 1, 60),
-        height=check_side("height", d.get("height", 256) if height is None else height, limits.vae_factor),
-        width=check_side("width", d.get("width", 256) if width is None else width, limits.vae_factor),
+        **common, frames=frames, fps=fps, height=height, width=width, schedule=schedule, init=init,
+        strength=check_float("strength", 1.0 if strength is None else strength, 0.0, 1.0,
+                             "must be more than 0 and at most 1", lo_open=True),
+        continuation=continuation, inpaint=check_span(inpaint, 0, frames, "frames", integer=True), context=context,
+        image=image, image_at=check_int("image_at", 0 if image_at is None else image_at, 0, frames - 1,
+                                        f"must be a frame index from 0 to {frames - 1}"),
+        overlap=overlap,
     )
 
 
 def audio_request(
     limits: Limits, prompt, negative_prompt=None, *, seconds=None, steps=None, guidance=None,
-    scheduler=None, seed=None, num_outputs=None,
+    scheduler=None, seed=None, num_outputs=None, init=None, strength=None, continue_from=None, inpaint=None,
+    context_length=None, context_stride=None, weighting=None, noise_type=None, window_method=None,
 ) -> AudioRequest:
-    """Fill unset audio parameters from the checkpoint's defaults and check every one."""
+    """Fill unset audio parameters from the checkpoint's defaults and check every one (given media included)."""
     d = limits.defaults
+    common = _common(limits, "audio", "-", negative_prompt, steps, guidance, scheduler, seed, num_outputs)
+    check_inputs(init, continue_from, None, inpaint, strength)
+    init = read_input("init", init, "audio")
+    continuation = read_input("continue", continue_from, "audio")
+    most = init.length if init is not None else MAX_LONG_SECONDS
+    seconds = check_float("seconds", (most if init is not None else d.get("seconds", 4.0)) if seconds is None
+                          else seconds, 0.0, most,
+                          f"must be more than 0 and at most {most:g} seconds"
+                          + (" (the length of --init)" if init is not None else ""), lo_open=True)
+    overlap = 0.0
+    if continuation is not None:
+        window = limits.window if context_length is None else check_float(
+            "context_length", context_length, 0.5, limits.max_seconds, f"must be from 0.5 to {limits.max_seconds:g}")
+        overlap = min(continuation.length, window / 2)
+    context = check_context(limits, seconds + overlap, context_length, context_stride, weighting, noise_type,
+                            window_method, force=continuation is not None and seconds + overlap > limits.window)
+    prompt, schedule = check_schedule(prompt, seconds, "seconds", integer=False)
+    common["prompt"] = prompt
     return AudioRequest(
-        **_common(limits, "audio", prompt, negative_prompt, steps, guidance, scheduler, seed, num_outputs),
-        seconds=check_float("seconds", d.get("seconds", 4.0) if seconds is None else seconds, 0.0, limits.max_seconds,
-                       f"must be more than 0 and at most {limits.max_seconds:g} seconds", lo_open=True),
+        **common, seconds=seconds, schedule=schedule, init=init,
+        strength=check_float("strength", 1.0 if strength is None else strength, 0.0, 1.0,
+                             "must be more than 0 and at most 1", lo_open=True),
+        continuation=continuation, inpaint=check_span(inpaint, 0.0, seconds, "seconds", integer=False),
+        context=context, overlap=overlap,
     )
 
 

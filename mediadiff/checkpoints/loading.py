@@ -258,9 +258,10 @@ def limits_from_configs(modality: str, vae_config, unet_class: str, unet_config,
         side = (unet_config.get("sample_size") or 32) * factor
         defaults.setdefault("height", side)
         defaults.setdefault("width", side)
-        return Limits("video", factor, max_frames=max_frames, defaults=defaults)
+        denoiser = "UNetMotionModel" if adapter_config is not None else unet_class  # an adapter inflates the UNet
+        return Limits("video", factor, max_frames=max_frames, defaults=defaults, denoiser=denoiser)
     max_seconds = float(defaults.get("max_seconds", DEFAULT_MAX_SECONDS))
-    return Limits("audio", factor, max_seconds=max_seconds, defaults=defaults)
+    return Limits("audio", factor, max_seconds=max_seconds, defaults=defaults, denoiser=unet_class)
 
 
 def limits_for(modality: str, components: dict[str, Any], defaults: dict) -> Limits:

@@ -15,19 +15,37 @@ def conditions_by_class_label(unet) -> bool:
     return getattr(unet.config, "class_embed_type", None) == "simple_projection"
 
 
+def kind(unet) -> str:
+    """How `unet` takes text: "motion" (one row per frame), "class_label" (pooled, AudioLDM) or "cross_attention"."""
+    if type(unet).__name__ == "UNetMotionModel":
+        return "motion"
+    return "class_label" if conditions_by_class_label(unet) else "cross_attention"
+
+
+def for_window(unet, embeddings: torch.Tensor, per_frame: bool, window: slice) -> torch.Tensor:
+    """The text a window of frames (or latent rows) receives. A per-frame schedule (B, F, ...) (prompt travel)
+    becomes one row per frame for a motion UNet, (B * Fw, ...), and its mean over the window for a UNet that
+    takes one row per clip; constant embeddings (B, ...) pass as they are."""
+    if not per_frame:
+        return embeddings
+    rows = embeddings[:, window]  # (B, Fw, ...)
+    return rows.flatten(0, 1) if kind(unet) == "motion" else rows.mean(1)
+
+
 class Conditioned(torch.nn.Module):
     """The UNet as forward(x, t, embeddings) -> prediction: tensors in, a tensor out (so it can be traced)."""
 
     def __init__(self, unet: torch.nn.Module):
         super().__init__()
         self.unet = unet
-        self.kind = ("motion" if type(unet).__name__ == "UNetMotionModel"
-                     else "class_label" if conditions_by_class_label(unet) else "cross_attention")
+        self.kind = kind(unet)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
         if self.kind == "motion":
-            # UNetMotionModel folds frames into the batch and expects one text row per frame.
-            per_frame = embeddings.repeat_interleave(x.shape[2], dim=0)  # x: (B, C, F, H, W) -> (B*F, L, D)
+            # UNetMotionModel folds frames into the batch and expects one text row per frame (for_window may have
+            # given them already).
+            per_frame = (embeddings if embeddings.shape[0] != x.shape[0]
+                         else embeddings.repeat_interleave(x.shape[2], dim=0))  # x: (B, C, F, H, W) -> (B*F, L, D)
             return self.unet(x, t, encoder_hidden_states=per_frame, return_dict=False)[0]
         if self.kind == "class_label":
             return self.unet(x, t, encoder_hidden_states=None, class_labels=embeddings, return_dict=False)[0]

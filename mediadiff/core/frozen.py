@@ -122,10 +122,10 @@ class FrozenDenoiser:
     def __init__(self, unet: torch.nn.Module):
         self.module = Conditioned(unet)
         self.graphs: dict[tuple, torch.jit.ScriptModule] = {}
+        self.variant = None  # what else the graph depends on (FreeNoise's windows swap the motion blocks)
 
-    @staticmethod
-    def key(x: torch.Tensor, t: torch.Tensor, embeddings: torch.Tensor) -> tuple:
-        return (tuple(x.shape), tuple(t.shape), t.dtype, tuple(embeddings.shape), x.dtype, x.device)
+    def key(self, x: torch.Tensor, t: torch.Tensor, embeddings: torch.Tensor) -> tuple:
+        return (tuple(x.shape), tuple(t.shape), t.dtype, tuple(embeddings.shape), x.dtype, x.device, self.variant)
 
     def __call__(self, x: torch.Tensor, t, embeddings: torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(t, device=x.device)

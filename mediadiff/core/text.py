@@ -84,3 +84,30 @@ class TextEncoder:
         if not guided:
             return self.encode(prompts)
         return torch.cat([self.encode(negative), self.encode(prompts)])
+
+    def encode_schedule(self, keys: list[int], prompts: list[str], negative: str, total: int, count: int,
+                        guided: bool) -> torch.Tensor:
+        """Per-frame embeddings (count, total, ...) of a prompt schedule (`travel`), (negative, positive) stacked
+        when guided: the negative holds for every frame."""
+        rows = travel(keys, self.encode(prompts), total)  # (F, ...)
+        positive = rows.unsqueeze(0).expand(count, *rows.shape).contiguous()
+        if not guided:
+            return positive
+        negative_rows = self.encode([negative]).unsqueeze(1).expand(count, total, *rows.shape[1:])
+        return torch.cat([negative_rows, positive])  # (2 * count, F, ...)
+
+
+def travel(keys: list[int], embeddings: torch.Tensor, total: int) -> torch.Tensor:
+    """Prompt travel (FreeNoise, Qiu et al. 2023, sec. 3.3): keyed embeddings (K, ...) linearly interpolated
+    frame by frame between their positions, the last one held to frame `total - 1`: (total, ...)."""
+    keys, embeddings = list(keys), embeddings
+    if keys[-1] != total - 1:
+        keys, embeddings = keys + [total - 1], torch.cat([embeddings, embeddings[-1:]])
+    out = embeddings.new_zeros((total, *embeddings.shape[1:]))
+    out[0] = embeddings[0]
+    for i in range(len(keys) - 1):
+        start, end = keys[i], keys[i + 1]
+        for j in range(end - start + 1):
+            alpha = j / (end - start)
+            out[start + j] = (1 - alpha) * embeddings[i] + alpha * embeddings[i + 1]
+    return out

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -13,12 +15,15 @@ import torch
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..checkpoints.presets import default_model
 from ..core import denoisers
+from ..core.freenoise import temporal_windows
 from ..core.frozen import FrozenDenoiser
 from ..core.noise import initial_latents, make_generator
-from ..core.sampling import CancelFlag, SamplerSettings, StepCallback, sample
+from ..core.sampling import (CancelFlag, KnownRegion, SamplerSettings, StepCallback, sample, schedule,
+                             start_latents)
 from ..core.schedulers import make_scheduler
 from ..core.stepcache import StepCache
 from ..core.text import TextEncoder
+from ..core.windows import WindowSettings, window_noise, windowed
 from ..errors import ValidationError
 from ..validation import Limits, check_cache, check_compile, check_device, check_dtype, check_jit
 
@@ -46,6 +51,15 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+@dataclass
+class Given:
+    """Given media encoded in the sample's latent layout: where a run starts (SDEdit) and what it keeps."""
+
+    init: torch.Tensor | None = None  # the start, noised to the strength's timestep
+    known: torch.Tensor | None = None  # latents kept where `keep` is 1 (continuation, inpainting, a given frame)
+    keep: torch.Tensor | None = None
+
+
 class Timer:
     """Wall time per stage; syncs the device only at stage boundaries, never inside the step loop."""
 
@@ -59,6 +73,15 @@ class Timer:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - start
+
+
+def windows_for(context, rows_per_unit: float = 1.0) -> WindowSettings | None:
+    """A request's context windows in latent steps (frames for video; mel latent rows per second for audio)."""
+    if context is None:
+        return None
+    length = max(2, int(round(context.length * rows_per_unit)))
+    stride = max(1, min(length, int(round(context.stride * rows_per_unit))))
+    return WindowSettings(length, stride, context.weighting, context.noise, context.method)
 
 
 class MediaPipeline:
@@ -179,26 +202,80 @@ class MediaPipeline:
         return [first] + [make_generator(used + i)[0] for i in range(1, count)], used
 
     def denoise(self, latent_shape: tuple[int, ...], request, seed_source, timer: Timer,
-                on_step: StepCallback | None = None, cancel: CancelFlag | None = None) -> torch.Tensor:
-        """Encode prompts, draw noise and run the shared sampling loop; returns denoised latents."""
-        n = request.num_outputs
+                on_step: StepCallback | None = None, cancel: CancelFlag | None = None, given: Given | None = None,
+                windows: WindowSettings | None = None, travel_keys: list[int] | None = None) -> torch.Tensor:
+        """Encode prompts, draw noise and run the shared sampling loop; returns denoised latents.
+
+        `given`: media the run starts from (SDEdit) or keeps (a known region); `windows`: context windows over the
+        time axis; `travel_keys`: the prompt schedule's positions in latent frames / rows."""
+        n, total = request.num_outputs, latent_shape[2]
+        given = given or Given()
         step_generator = seed_source[0] if isinstance(seed_source, list) else seed_source
         settings = SamplerSettings(request.steps, request.guidance, step_generator)
+        # 1. Text: one row per output, or one per frame for a prompt schedule (prompt travel).
         with timer.stage("text"):
-            embeddings = self.text.encode_for_guidance([request.prompt] * n, [request.negative_prompt] * n,
-                                                       settings.guided)
+            per_frame = request.schedule is not None
+            if per_frame:
+                embeddings = self.text.encode_schedule(travel_keys, [p for _, p in request.schedule],
+                                                       request.negative_prompt, total, n, settings.guided)
+            else:
+                embeddings = self.text.encode_for_guidance([request.prompt] * n, [request.negative_prompt] * n,
+                                                           settings.guided)
+        # 2. The run's timesteps: all of them, or the last `strength` of them from a given start (SDEdit).
         scheduler = make_scheduler(request.scheduler, self.scheduler.config)
-        scheduler.set_timesteps(request.steps, device=self.device)
-        latents = initial_latents(latent_shape, seed_source, self.device, self.dtype, scheduler.init_noise_sigma)
+        strength = request.strength if given.init is not None else 1.0
+        timesteps = schedule(scheduler, request.steps, strength, self.device)
+        # 3. Noise (reshuffled per window, FreeNoise), the start, and the region kept as given.
+        noise = self.draw_noise(latent_shape, seed_source, frames_first=given.init is not None and strength < 1)
+        if windows is not None and given.init is None:
+            noise = window_noise(noise, windows, step_generator)
+        latents = start_latents(scheduler, timesteps, noise, given.init, full=strength >= 1)
+        known = KnownRegion(given.known, given.keep, noise) if given.known is not None else None
+        # 4. The denoiser: on the whole clip, on windows of it, or with windowed temporal attention (FreeNoise).
+        cache = StepCache(self.unet, self.cache_interval, self.cache_branch) if self.cache_interval > 1 else None
+        forward = self._frozen if cache is None else None  # eager under the cache: it swaps block forwards per step
+
+        def model_fn_for(window: slice):
+            return denoisers.bind(self.unet, denoisers.for_window(self.unet, embeddings, per_frame, window), forward)
+
+        freenoise = windows is not None and windows.method == "freenoise"
+        whole = windows is None or freenoise
+        model_fn = model_fn_for(slice(0, total)) if whole else windowed(model_fn_for, total, windows)
+        if cache is not None:
+            model_fn = cache.model_fn(model_fn)
+        if self._frozen is not None:
+            self._frozen.variant = windows if freenoise else None  # a graph per attention variant too
         # inference_mode, not no_grad: no version counters on the tensors (shapes UNet forward 0.95-0.97x on a CPU)
-        if self.cache_interval <= 1:
-            model_fn = denoisers.bind(self.unet, embeddings, self._frozen)
-            with timer.stage("denoise"), torch.inference_mode():
-                return sample(model_fn, latents, scheduler, settings, on_step, cancel)
-        model_fn = denoisers.bind(self.unet, embeddings)  # eager: the cache swaps block forwards per step
-        cache = StepCache(self.unet, self.cache_interval, self.cache_branch)
-        with timer.stage("denoise"), torch.inference_mode(), cache.installed():
-            return sample(cache.model_fn(model_fn), latents, scheduler, settings, on_step, cancel)
+        with (timer.stage("denoise"), torch.inference_mode(),
+              temporal_windows(self.unet, windows) if freenoise else contextlib.nullcontext(),
+              cache.installed() if cache is not None else contextlib.nullcontext()):
+            return sample(model_fn, latents, scheduler, settings, on_step, cancel, timesteps=timesteps, known=known)
+
+    def draw_noise(self, shape: tuple[int, ...], seed_source, frames_first: bool = False) -> torch.Tensor:
+        """Unit Gaussian noise in the latent layout, drawn on the CPU. `frames_first`: drawn as (B, F, C, ...) and
+        moved to (B, C, F, ...), as diffusers' video-to-video pipelines draw the noise they add to a given clip."""
+        if not frames_first:
+            return initial_latents(shape, seed_source, self.device, self.dtype, 1.0)
+        b, c, f, *rest = shape
+        return initial_latents((b, f, c, *rest), seed_source, self.device, self.dtype, 1.0).transpose(1, 2)
+
+    def encode_latents(self, pixels: torch.Tensor, seed_source, chunk: int = 16) -> torch.Tensor:
+        """Images (N, C, H, W) in [-1, 1] -> scaled VAE latents (N, c, h, w): a posterior sample drawn with the
+        run's generator, `chunk` images per VAE call (diffusers' video-to-video encode)."""
+        generator = seed_source[0] if isinstance(seed_source, list) else seed_source
+        vae_dtype = next(self.vae.parameters()).dtype
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(pixels), chunk):
+                posterior = self.vae.encode(pixels[start:start + chunk].to(self.device, vae_dtype)).latent_dist
+                parts.append(posterior.sample(generator))
+        return (torch.cat(parts) * self.vae.config.scaling_factor).to(self.dtype)
+
+    def check_speed_with(self, request) -> None:
+        """Step caching replays one forward's deep features, which windows (a forward per window) would mix."""
+        if request.context is not None and request.context.method == "denoiser" and self.cache_interval > 1:
+            raise ValidationError("cache_steps", self.cache_interval, "cannot be combined with context windows "
+                                                                      "(method denoiser): leave it at 1")
 
     def base_settings(self, request, seed: int | None) -> dict:
         """The generation settings every output carries."""
