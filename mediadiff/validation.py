@@ -431,6 +431,13 @@ def audio_request(
     )
 
 
+def check_cache_with(cache_steps: int, request: Request) -> None:
+    """Step caching replays one forward's deep features, which per-window forwards (method denoiser) would mix."""
+    if request.context is not None and request.context.method == "denoiser" and cache_steps > 1:
+        raise ValidationError("cache_steps", cache_steps, "cannot be combined with context windows (method "
+                                                          "denoiser): leave it at 1")
+
+
 def check_output_path(path, modality: str) -> Path:
     """An output path whose kind matches the command and whose folder exists and is writable."""
     p = Path(os.fspath(path)).expanduser()

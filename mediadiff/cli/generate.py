@@ -26,19 +26,54 @@ def _shared(p) -> None:
     add_output_options(p)
 
 
+def _beyond_one_window(p, unit: str, media: str) -> None:
+    """Given media and context windows: the same flags for both modalities, in frames or seconds."""
+    g = p.add_argument_group("given media and long outputs")
+    g.add_argument("--init", default=None, help=f"{media} to re-render (with --strength) or inpaint (--inpaint)")
+    g.add_argument("--strength", default=None, help="with --init: how much is re-made, more than 0 up to 1 "
+                                                    "(SDEdit; 1 ignores the input outside --inpaint)")
+    g.add_argument("--continue", dest="continue_from", default=None,
+                   help=f"{media} to carry on: the output is it, then --{unit} more {unit}")
+    g.add_argument("--inpaint", default=None, help=f"START:END in {unit}: with --init, regenerate only that span")
+    g.add_argument("--context-length", default=None, help=f"context window in {unit} (default: the model's "
+                                                          f"window); used when the output is longer than one window")
+    g.add_argument("--context-stride", default=None, help=f"{unit} between window starts (default: a quarter "
+                                                          "window)")
+    g.add_argument("--weighting", default=None, help="how overlapping windows are fused: pyramid (default), flat, "
+                                                     "delayed_reverse_sawtooth")
+    g.add_argument("--noise-type", default=None, help="windows' initial noise: shuffle_context (default, "
+                                                      "FreeNoise), repeat_context, random")
+    g.add_argument("--window-method", default=None, help="denoiser (whole-UNet windows, any model) or freenoise "
+                                                         "(windowed temporal attention, AnimateDiff layout; its "
+                                                         "default)")
+
+
 def register(sub) -> None:
     v = sub.add_parser("video", help="generate a video clip (.mp4, .gif, or a folder of PNG frames)")
     _shared(v)
-    v.add_argument("--frames", default=None)
-    v.add_argument("--fps", default=None)
-    v.add_argument("--height", default=None)
-    v.add_argument("--width", default=None)
+    v.add_argument("--frames", default=None, help="frames to make (default: the model's); past the model's "
+                                                  "window, context windows; with --continue, the new frames")
+    v.add_argument("--fps", default=None, help="frames per second (default: the model's)")
+    v.add_argument("--height", default=None, help="pixels, a multiple of the VAE factor (default: the model's)")
+    v.add_argument("--width", default=None, help="pixels, a multiple of the VAE factor (default: the model's)")
     v.add_argument("--motion-adapter", default=None, help="a MotionAdapter folder/hub id for a Stable Diffusion base")
+    v.add_argument("--image", default=None, help="a picture the clip animates: given as its first frame "
+                                                 "(or --image-at)")
+    v.add_argument("--image-at", default=None, help="the frame index --image is given at (default 0)")
+    _beyond_one_window(v, "frames", "a clip (MP4, GIF or PNG folder)")
     v.set_defaults(run=run_video)
     a = sub.add_parser("audio", help="generate a sound (.wav)")
     _shared(a)
-    a.add_argument("--seconds", default=None)
+    a.add_argument("--seconds", default=None, help="seconds to make (default: the model's); past the model's "
+                                                   "length, context windows; with --continue, the new seconds")
+    _beyond_one_window(a, "seconds", "a sound (WAV or FLAC)")
     a.set_defaults(run=run_audio)
+
+
+def _media(args) -> dict:
+    """The given-media and window flags as request keywords."""
+    return {k: getattr(args, k) for k in ("init", "strength", "continue_from", "inpaint", "context_length",
+                                          "context_stride", "weighting", "noise_type", "window_method")}
 
 
 def _limits(args, modality: str):
@@ -81,13 +116,15 @@ def run_video(args) -> int:
     request = validation.video_request(limits, args.prompt, args.negative_prompt, frames=args.frames, fps=args.fps,
                                        height=args.height, width=args.width, steps=args.steps,
                                        guidance=args.guidance, scheduler=args.scheduler, seed=args.seed,
-                                       num_outputs=args.num_outputs)
+                                       num_outputs=args.num_outputs, image=args.image, image_at=args.image_at,
+                                       **_media(args))
+    validation.check_cache_with(args.speed["cache_steps"], request)
     from ..pipelines import VideoPipeline  # torch and diffusers load only once the request is valid
 
     # 2. Generate that request, then write the files.
     out = _generate(VideoPipeline, args, model, request)
     paths = out.save(output)
-    what = f"{request.frames} frames, {request.width}x{request.height}, {request.fps} fps"
+    what = f"{out.frames.shape[1]} frames, {request.width}x{request.height}, {request.fps} fps"
     return _finish(args, out, paths, started, what)
 
 
@@ -98,10 +135,12 @@ def run_audio(args) -> int:
     args.speed = speed_options(args)
     request = validation.audio_request(limits, args.prompt, args.negative_prompt, seconds=args.seconds,
                                        steps=args.steps, guidance=args.guidance, scheduler=args.scheduler,
-                                       seed=args.seed, num_outputs=args.num_outputs)
+                                       seed=args.seed, num_outputs=args.num_outputs, **_media(args))
+    validation.check_cache_with(args.speed["cache_steps"], request)
     from ..pipelines import AudioPipeline
 
     # 2. Generate that request, then write the file.
     out = _generate(AudioPipeline, args, model, request)
     paths = out.save(output)
-    return _finish(args, out, paths, started, f"{request.seconds:g} s at {out.sample_rate} Hz")
+    seconds = out.waveforms.shape[1] / out.sample_rate
+    return _finish(args, out, paths, started, f"{seconds:g} s at {out.sample_rate} Hz")

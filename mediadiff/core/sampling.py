@@ -77,6 +77,8 @@ def start_latents(scheduler, timesteps: torch.Tensor, noise: torch.Tensor, init:
     first timestep of the run (SDEdit)."""
     if init is None or full:
         return noise * scheduler.init_noise_sigma
+    if len(timesteps) == 0:
+        return init  # a strength too small for one step leaves the input as it is
     return scheduler.add_noise(init, noise, timesteps[:1].repeat(init.shape[0]))
 
 
@@ -107,7 +109,7 @@ def sample(
     guided = settings.guided
     extra = step_kwargs(scheduler, settings.generator, settings.eta)
     timesteps = scheduler.timesteps if timesteps is None else timesteps
-    if known is not None:
+    if known is not None and len(timesteps):
         latents = known.apply(scheduler, latents, timesteps[0])
     for i, t in enumerate(timesteps):
         if cancel is not None and cancel.is_set():

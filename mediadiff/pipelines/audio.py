@@ -80,6 +80,18 @@ class AudioPipeline(MediaPipeline):
             vocoder = self.components.get("vocoder")
             wave = vocode(vocoder, log_mel) if vocoder is not None else griffin_lim(log_mel, mel)  # (B, samples)
         wave = wave[:, : int(request.total_seconds * mel.sample_rate)].numpy()
+        if request.inpaint is not None:
+            # The mel VAE and the vocoder see across the span's edges: outside it the output is the input's own
+            # reconstruction (its latents decoded alone), crossfaded into the new span.
+            with timer.stage("decode"):
+                kept = decode_mel(self.vae, given.known)
+                kept_wave = (vocode(vocoder, kept) if vocoder is not None else griffin_lim(kept, mel))
+            start, end = (int(round(t * mel.sample_rate)) for t in request.inpaint)
+            wave = splice(kept_wave[:, :wave.shape[1]].numpy(), wave, start, end)
+            rows = log_mel.shape[2] / wave.shape[1] if wave.shape[1] else 0
+            log_mel = torch.from_numpy(splice(kept[:, 0].transpose(1, 2).float().cpu().numpy(),
+                                              log_mel[:, 0].transpose(1, 2).float().cpu().numpy(),
+                                              int(start * rows), int(end * rows), fade=1)).transpose(1, 2)[:, None]
         if request.continuation is not None:
             wave = join(self.resampled(request.continuation, mel.sample_rate), wave,
                         int(round(request.overlap * mel.sample_rate)))
@@ -131,6 +143,19 @@ class AudioPipeline(MediaPipeline):
             spectrum = torch.cat([spectrum, pad], dim=1)
         latents = self.encode_latents(spectrum[:, None], generators)  # (1, C, rows, m)
         return latents.expand(count, -1, -1, -1).contiguous()
+
+
+def splice(outside: np.ndarray, inside: np.ndarray, start: int, end: int, fade: int = 320) -> np.ndarray:
+    """`outside` with `inside` over [start, end) on the last axis, equal-power crossfades of `fade` samples just
+    inside the span's edges (outside the span the result is `outside` exactly)."""
+    out = outside.copy()
+    out[..., start:end] = inside[..., start:end]
+    fade = min(fade, (end - start) // 2)
+    if fade:
+        ramp = np.sin(np.linspace(0, np.pi / 2, fade, dtype=np.float32)) ** 2
+        out[..., start:start + fade] = outside[..., start:start + fade] * (1 - ramp) + inside[..., start:start + fade] * ramp
+        out[..., end - fade:end] = inside[..., end - fade:end] * ramp[::-1] + outside[..., end - fade:end] * (1 - ramp[::-1])
+    return out
 
 
 def join(given: np.ndarray, generated: np.ndarray, overlap: int, fade: int = 320) -> np.ndarray:

@@ -25,7 +25,7 @@ from ..core.stepcache import StepCache
 from ..core.text import TextEncoder
 from ..core.windows import WindowSettings, window_noise, windowed
 from ..errors import ValidationError
-from ..validation import Limits, check_cache, check_compile, check_device, check_dtype, check_jit
+from ..validation import Limits, check_cache, check_cache_with, check_compile, check_device, check_dtype, check_jit
 
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -272,10 +272,8 @@ class MediaPipeline:
         return (torch.cat(parts) * self.vae.config.scaling_factor).to(self.dtype)
 
     def check_speed_with(self, request) -> None:
-        """Step caching replays one forward's deep features, which windows (a forward per window) would mix."""
-        if request.context is not None and request.context.method == "denoiser" and self.cache_interval > 1:
-            raise ValidationError("cache_steps", self.cache_interval, "cannot be combined with context windows "
-                                                                      "(method denoiser): leave it at 1")
+        """This pipeline's speed-ups against the request (validation.check_cache_with)."""
+        check_cache_with(self.cache_interval, request)
 
     def base_settings(self, request, seed: int | None) -> dict:
         """The generation settings every output carries."""

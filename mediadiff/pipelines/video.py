@@ -106,7 +106,7 @@ class VideoPipeline(MediaPipeline):
 def pixels(frames: np.ndarray, height: int, width: int) -> torch.Tensor:
     """uint8 frames (F, H, W, 3) -> float (F, 3, height, width) in [-1, 1]: centre-cropped to the target's aspect
     and resized (antialiased bilinear) where the size differs."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0  # (F, 3, H, W)
+    x = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).float() / 255.0  # (F, 3, H, W)
     h, w = x.shape[-2:]
     if (h, w) != (height, width):
         if h * width > w * height:  # taller than the target: crop rows

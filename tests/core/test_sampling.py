@@ -96,3 +96,31 @@ def test_a_stochastic_scheduler_draws_its_noise_from_the_settings_generator():
     torch.manual_seed(1)  # the global RNG changes; the generator's seed does not
     assert torch.equal(run(1), first) and first.abs().max() > 0
     assert not torch.equal(run(2), first)
+
+
+def test_strength_runs_the_last_part_of_the_schedule():
+    from diffusers import DDIMScheduler
+
+    from mediadiff.core.sampling import first_step, schedule
+
+    assert [first_step(10, s) for s in (1.0, 0.5, 0.26, 0.01)] == [0, 5, 8, 10]
+    sched = DDIMScheduler()
+    full = schedule(sched, 10).tolist()
+    assert schedule(sched, 10, 0.5).tolist() == full[5:]
+
+
+def test_known_region_is_the_given_latents_after_the_last_step():
+    from diffusers import DDIMScheduler
+
+    from mediadiff.core.sampling import KnownRegion, SamplerSettings, sample, schedule
+
+    sched = DDIMScheduler()
+    timesteps = schedule(sched, 4)
+    given = torch.randn(1, 2, 6, 3, 3)
+    keep = torch.zeros(1, 1, 6, 1, 1)
+    keep[:, :, :2] = 1
+    known = KnownRegion(given, keep, torch.randn_like(given))
+    out = sample(lambda x, t: torch.zeros_like(x), torch.randn_like(given), sched, SamplerSettings(4, 1.0),
+                 timesteps=timesteps, known=known)
+    assert torch.equal(out[:, :, :2], given[:, :, :2])
+    assert not torch.allclose(out[:, :, 2:], given[:, :, 2:])
