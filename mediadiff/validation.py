@@ -113,13 +113,11 @@ class Request:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None and f.kw_only:
+            if f.kw_only and value == f.default:
                 continue  # features not used are left out of the record
             out[f.name] = value.describe() if isinstance(value, MediaInput) else \
                 asdict(value) if isinstance(value, Context) else \
                 [list(k) for k in value] if f.name == "schedule" else list(value) if isinstance(value, tuple) else value
-        if self.init is None and self.continuation is None and getattr(self, "image", None) is None:
-            out.pop("strength", None)  # only meaningful with a given input
         return out
 
     @property
@@ -365,6 +363,8 @@ def video_request(
     d = limits.defaults
     common = _common(limits, "video", "-", negative_prompt, steps, guidance, scheduler, seed, num_outputs)
     check_inputs(init, continue_from, image, inpaint, strength)
+    if image_at is not None and image is None:
+        raise ValidationError("image_at", image_at, "needs --image FILE: the frame it places")
     fps = check_int("fps", d.get("fps", 8) if fps is None else fps, 1, 60)
     height = check_side("height", d.get("height", 256) if height is None else height, limits.vae_factor)
     width = check_side("width", d.get("width", 256) if width is None else width, limits.vae_factor)

@@ -18,8 +18,17 @@ BAD_VIDEO = [
     ({"steps": "many"}, "steps", "integer"),
     ({"guidance": -1}, "guidance", "from 0 to"),
     ({"guidance": float("nan")}, "guidance", "from 0 to"),
-    ({"frames": 0}, "frames", "from 1 to 32"),
-    ({"frames": 33}, "frames", "this model's maximum"),
+    ({"frames": 0}, "frames", "from 1 to 512"),
+    ({"frames": 513}, "frames", "from 1 to 512"),
+    ({"frames": 40, "context_length": 40}, "context_length", "this model's window"),
+    ({"frames": 40, "context_stride": 0}, "context_stride", "from 1 to"),
+    ({"frames": 40, "weighting": "cubic"}, "weighting", "pyramid"),
+    ({"frames": 40, "noise_type": "pink"}, "noise_type", "shuffle_context"),
+    ({"frames": 40, "window_method": "freenoise"}, "window_method", "motion-module"),
+    ({"prompt": "3: a | 8: b"}, "prompt", "start at position 0"),
+    ({"prompt": "0: a | 99: b"}, "prompt", "below 16"),
+    ({"strength": 0.5}, "strength", "needs --init"),
+    ({"image_at": 3}, "image_at", "needs --image"),
     ({"height": 60}, "height", "multiple of 8"),
     ({"width": 0}, "width", "multiple of 8"),
     ({"scheduler": "magic"}, "scheduler", "one of"),
@@ -38,7 +47,7 @@ def test_bad_video_parameters(change, param, rule):
     assert info.value.param == param and msg.startswith(f"invalid {param}=") and rule in msg and "\n" not in msg
 
 
-@pytest.mark.parametrize("seconds", [0, -1, 10.5, "long"])
+@pytest.mark.parametrize("seconds", [0, -1, 120.5, "long"])
 def test_bad_seconds(seconds):
     with pytest.raises(ValidationError, match="seconds"):
         audio_request(AUDIO, "beep", seconds=seconds)

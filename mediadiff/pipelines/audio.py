@@ -66,8 +66,10 @@ class AudioPipeline(MediaPipeline):
         shape = (request.num_outputs, self.unet.config.in_channels, mel_frames // f, mel.n_mels // f)  # (B, C, t, m)
         # 3. Given sound into latents (posterior samples drawn before the noise).
         generators, used_seed = self.generators(request.seed, request.num_outputs, generator)
-        with timer.stage("encode"):
-            given = self.given(request, shape, generators, rows_per_second)
+        given = Given()
+        if request.given:
+            with timer.stage("encode"):
+                given = self.given(request, shape, generators, rows_per_second)
         # 4. Denoise in the audio latent layout: one window, or context windows over time.
         keys = None if request.schedule is None else \
             [0] + [int(round((k + request.overlap) * rows_per_second)) for k, _ in request.schedule[1:]]

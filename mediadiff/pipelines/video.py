@@ -55,8 +55,10 @@ class VideoPipeline(MediaPipeline):
         f = self.limits.vae_factor
         shape = (request.num_outputs, self.unet.config.in_channels, request.latent_frames,
                  request.height // f, request.width // f)  # (B, C, F, h, w)
-        with timer.stage("encode"):
-            given = self.given(request, shape, generators)
+        given = Given()
+        if request.given:
+            with timer.stage("encode"):
+                given = self.given(request, shape, generators)
         # 4. Denoise in the video latent layout: one window, or context windows over the frames.
         windows = windows_for(request.context)
         keys = None if request.schedule is None else \

@@ -52,11 +52,11 @@ BAD = [
     (["video", "x", "--steps", 0], "invalid steps=0"),
     (["video", "x", "--guidance", -1], "invalid guidance=-1.0"),
     (["video", "x", "--frames", 0], "invalid frames=0"),
-    (["video", "x", "--frames", 99], "this model's maximum"),
+    (["video", "x", "--frames", 999], "from 1 to 512"),
     (["video", "x", "--height", 17], "multiple of 2"),
     (["video", "x", "--scheduler", "magic"], "invalid scheduler='magic'"),
     (["audio", "x", "--seconds", 0], "invalid seconds=0.0"),
-    (["audio", "x", "--seconds", 99], "at most 10"),
+    (["audio", "x", "--seconds", 999], "at most 120"),
 ]
 
 

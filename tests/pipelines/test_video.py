@@ -60,7 +60,7 @@ def test_bad_input_is_rejected_before_model_work(video_pipe):
     hook = video_pipe.unet.register_forward_hook(lambda *a: calls.append(1))
     try:
         with pytest.raises(ValidationError, match="frames"):
-            video_pipe("x", frames=33)
+            video_pipe("x", frames=513)
     finally:
         hook.remove()
     assert calls == []
