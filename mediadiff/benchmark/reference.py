@@ -12,16 +12,18 @@ from ..errors import ValidationError
 
 # layout -> diffusers pipeline class: the reference each mediadiff layout is measured against.
 REFERENCES = {"modelscope": "TextToVideoSDPipeline", "animatediff": "AnimateDiffPipeline",
-              "audioldm": "AudioLDMPipeline"}
+              "audioldm": "AudioLDMPipeline", "mediadiff": "AnimateDiffPipeline"}  # mediadiff: video, motion UNet
 
 
 def check_reference(path: Path) -> str:
     """The layout of the checkpoint at `path` (read from model_index.json), if diffusers has a pipeline for it."""
     from ..checkpoints import read_index
 
-    layout = read_index(Path(path))[1].name
-    reference_class(layout)
-    return layout
+    layout = read_index(Path(path))[1]
+    if layout.name == "mediadiff" and layout.modality != "video":
+        raise ValidationError("against", "diffusers", "has no pipeline for a mediadiff audio model")
+    reference_class(layout.name)
+    return layout.name
 
 
 def reference_class(layout: str):
@@ -34,13 +36,36 @@ def reference_class(layout: str):
     return getattr(diffusers, REFERENCES[layout])
 
 
-def load_reference(path: Path, layout: str, device: torch.device, dtype: torch.dtype, scheduler: str):
-    """diffusers' pipeline from the same folder, on the same device/dtype, with mediadiff's scheduler choice."""
+def load_reference(ckpt, device: torch.device, dtype: torch.dtype, scheduler: str, context: dict | None = None):
+    """diffusers' pipeline on the same weights, device/dtype and scheduler; with FreeNoise's windows (diffusers'
+    `enable_free_noise`) when the request runs on context windows.
+
+    A mediadiff video checkpoint with a motion UNet runs in `AnimateDiffPipeline` built from its own components
+    (a second copy, `ckpt`), with the tokenizer length and attention mask mediadiff's text encoder uses; diffusers'
+    FreeNoise reads the window limit from a motion adapter, which a whole UNetMotionModel stands in for."""
     from ..core.schedulers import make_scheduler
 
-    pipe = reference_class(layout).from_pretrained(str(path), dtype=dtype).to(device)
+    layout = ckpt.layout.name
+    if layout == "mediadiff":
+        parts = ckpt.components
+        if type(parts["unet"]).__name__ != "UNetMotionModel":
+            raise ValidationError("against", "diffusers", "needs a motion-module UNet in a mediadiff video model")
+        parts["tokenizer"].model_max_length = int(ckpt.limits.defaults.get("text_max_length", 77))
+        parts["text_encoder"].config.use_attention_mask = True
+        pipe = reference_class(layout)(vae=parts["vae"], text_encoder=parts["text_encoder"],
+                                       tokenizer=parts["tokenizer"], unet=parts["unet"], motion_adapter=None,
+                                       scheduler=parts["scheduler"]).to(device, dtype)
+        pipe.motion_adapter = parts["unet"]  # carries motion_max_seq_length in its config, as an adapter does
+    else:
+        pipe = reference_class(layout).from_pretrained(str(ckpt.path), dtype=dtype).to(device)
     pipe.scheduler = make_scheduler(scheduler, pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
+    if context is not None:
+        if not hasattr(pipe, "enable_free_noise"):
+            raise ValidationError("against", "diffusers", f"diffusers' {type(pipe).__name__} has no context windows "
+                                                          "(FreeNoise is for AnimateDiff)")
+        pipe.enable_free_noise(context_length=int(context["length"]), context_stride=int(context["stride"]),
+                               weighting_scheme=context["weighting"], noise_type=context["noise"])
     return pipe
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import tempfile
 import time
@@ -12,6 +13,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..core.freenoise import temporal_windows
+from ..core.windows import windowed
+from ..pipelines.base import windows_for
 from . import flops, memory, reference, stats
 
 # Stages in report order; "other" is whatever the call spent outside them (Python, scheduler, copies).
@@ -140,13 +144,21 @@ def _denoiser_input(pipe, spec: BenchSpec):
         frames = -(-int(r.seconds * mel.sample_rate / mel.hop_length) // f) * f
         shape = (n, c, frames // f, mel.n_mels // f)  # (2B, C, t, m)
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(pipe.device, pipe.dtype)
-    return denoisers.bind(pipe.unet, emb), x, torch.tensor(500, device=pipe.device)
+    windows = windows_for(r.context, 1.0 if spec.modality == "video" else
+                          pipe.mel_config.sample_rate / pipe.mel_config.hop_length / f)
+    model_fn = denoisers.bind(pipe.unet, emb)
+    if windows is not None and windows.method == "denoiser":
+        model_fn = windowed(lambda window: model_fn, shape[2], windows)  # one forward per window, as the run
+    return model_fn, x, torch.tensor(500, device=pipe.device), windows
 
 
 def compute_report(pipe, spec: BenchSpec, denoise_s: float) -> dict:
-    """FLOPs of one denoiser forward, the measured matmul rate, the ideal denoising time and the efficiency."""
-    model_fn, x, t = _denoiser_input(pipe, spec)
-    count = flops.forward_flops(model_fn, x, t)
+    """FLOPs of one denoiser forward (all its windows), the measured matmul rate, the ideal denoising time and the
+    efficiency."""
+    model_fn, x, t, windows = _denoiser_input(pipe, spec)
+    freenoise = windows is not None and windows.method == "freenoise"
+    with temporal_windows(pipe.unet, windows) if freenoise else contextlib.nullcontext():
+        count = flops.forward_flops(model_fn, x, t)
     rate = flops.matmul_rate(pipe.device, pipe.dtype)
     return flops.compute_bound(count, spec.request.steps, rate, denoise_s)
 
@@ -198,8 +210,11 @@ def load_both(spec: BenchSpec, on_run: Callable[[str], None]):
         load_a.append(seconds)
         if ckpt is not None:
             start = time.perf_counter()
-            ref = reference.load_reference(ckpt.path, ckpt.layout.name, ours.device, ours.dtype,
-                                           spec.request.scheduler)
+            # diffusers builds a mediadiff video model from its components: a fresh copy each time, as it reads one
+            fresh = load_checkpoint(spec.model, allow_pickle=spec.allow_pickle, motion_adapter=spec.motion_adapter) \
+                if ckpt.layout.name == "mediadiff" else ckpt
+            ref = reference.load_reference(fresh, ours.device, ours.dtype, spec.request.scheduler,
+                                           spec.settings.get("context"))
             load_b.append(time.perf_counter() - start)
     return ours, ref, load_a[1:], load_b[1:]
 

@@ -30,6 +30,11 @@ def register(sub) -> None:
     p.add_argument("--width", default=None)
     p.add_argument("--seconds", default=None)
     p.add_argument("--motion-adapter", default=None)
+    p.add_argument("--context-length", default=None, help="context windows (frames / seconds), as for generation")
+    p.add_argument("--context-stride", default=None)
+    p.add_argument("--weighting", default=None)
+    p.add_argument("--noise-type", default=None)
+    p.add_argument("--window-method", default=None)
     p.add_argument("--repeat", default=3, help="timed runs after one warm-up (default 3)")
     p.add_argument("--against", default=None, help="diffusers: run its reference pipeline interleaved")
     add_speed_options(p)
@@ -45,14 +50,17 @@ def spec_from_args(args):
     resolved = resolve_limits(model, args.motion_adapter)
     path, limits = resolved.path, resolved.limits
     prompt = args.prompt or PROMPTS[args.modality]
+    windows = {k: getattr(args, k) for k in ("context_length", "context_stride", "weighting", "noise_type",
+                                             "window_method")}
     if args.modality == "video":
         request = validation.video_request(limits, prompt, args.negative_prompt, frames=args.frames, fps=args.fps,
                                            height=args.height, width=args.width, steps=args.steps,
-                                           guidance=args.guidance, scheduler=args.scheduler, seed=args.seed)
+                                           guidance=args.guidance, scheduler=args.scheduler, seed=args.seed,
+                                           **windows)
     else:
         request = validation.audio_request(limits, prompt, args.negative_prompt, seconds=args.seconds,
                                            steps=args.steps, guidance=args.guidance, scheduler=args.scheduler,
-                                           seed=args.seed)
+                                           seed=args.seed, **windows)
     if request.seed is None:
         raise ValidationError("seed", args.seed, "must be a fixed integer for a benchmark")
     if args.against is not None and args.against not in AGAINST:
