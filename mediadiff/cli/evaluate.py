@@ -24,7 +24,8 @@ def register(sub) -> None:
     p.add_argument("--seed", default="0", help="first seed (default 0)")
     p.add_argument("--steps", default=None, help="denoising steps (default: the model's)")
     p.add_argument("--guidance", default=None, help="guidance scale (default: the model's)")
-    p.add_argument("--seconds", default=None, help="audio length (default: the model's)")
+    p.add_argument("--seconds", default=None, help="audio length (default: the model's; past its length: windows)")
+    p.add_argument("--frames", default=None, help="video length (default: the model's; past its window: windows)")
     add_speed_options(p)
     p.add_argument("--save", default=None, help="also write every generated file into this folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -61,6 +62,8 @@ def run(args) -> int:
     settings = {k: v for k, v in (("steps", args.steps), ("guidance", args.guidance)) if v is not None}
     if args.modality == "audio" and args.seconds is not None:
         settings["seconds"] = args.seconds
+    if args.modality == "video" and args.frames is not None:
+        settings["frames"] = args.frames
     from ..evaluation.runner import evaluate, item_requests, read_prompts, suite, world_items
 
     s = suite(args.modality)

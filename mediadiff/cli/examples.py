@@ -21,6 +21,13 @@ def register(sub) -> None:
     p.add_argument("--seed", default="0", help="the seed of every prompt (default 0)")
     p.add_argument("--media-dir", default=None, help="also write each output (MP4 / WAV) into this folder")
     p.add_argument("--device", default="cpu", help="auto, cpu, cuda, mps (default cpu)")
+    p.add_argument("--frames", default=None, help="video: frames per clip (past the window: context windows)")
+    p.add_argument("--seconds", default=None, help="audio: seconds per sound (past the model's length: windows)")
+    p.add_argument("--init", default=None, help="given media for every prompt, with --strength or --inpaint")
+    p.add_argument("--strength", default=None)
+    p.add_argument("--inpaint", default=None, help="START:END, with --init")
+    p.add_argument("--continue", dest="continue_from", default=None, help="given media each prompt continues")
+    p.add_argument("--strip", default="8", help="video: frames shown per row (default 8)")
     p.add_argument("--json", action="store_true", help="print one JSON object (picture, outputs)")
     p.set_defaults(run=run, quiet=False)
 
@@ -29,6 +36,7 @@ def run(args) -> int:
     from ..checkpoints import resolve_limits
     from ..checkpoints.presets import default_model
     from ..core import MAX_SEED
+    from .. import validation
     from ..validation import check_int, check_output_path, check_prompt
 
     if args.modality not in ("video", "audio"):
@@ -45,6 +53,13 @@ def run(args) -> int:
     if model.limits.modality != args.modality:
         raise ValidationError("model", model.source, f"is a {model.limits.modality} model; use `mediadiff examples "
                                                      f"{model.limits.modality}`")
+    given = dict(init=args.init, strength=args.strength, inpaint=args.inpaint, continue_from=args.continue_from)
+    if args.modality == "video":
+        requests = [validation.video_request(model.limits, p, frames=args.frames, seed=seed, **given) for p in prompts]
+    else:
+        requests = [validation.audio_request(model.limits, p, seconds=args.seconds, seed=seed, **given)
+                    for p in prompts]
+    strip = check_int("strip", args.strip, 1, 64)
     from ..codecs import pictures
     from ..codecs.frames import frame_strip, to_uint8
     from ..libraries import quiet_libraries
@@ -54,10 +69,10 @@ def run(args) -> int:
     cls = VideoPipeline if args.modality == "video" else AudioPipeline
     pipe = cls.from_pretrained(model, device=args.device)
     rows, saved = [], []
-    for i, prompt in enumerate(prompts):
-        out = pipe(prompt, seed=seed)
+    for i, (prompt, request) in enumerate(zip(prompts, requests)):
+        out = pipe.generate(request)
         if args.modality == "video":
-            rows.append(pictures.label(frame_strip(to_uint8(out.frames[0]), 8), prompt))  # (14 + H, 8W, 3)
+            rows.append(pictures.label(frame_strip(to_uint8(out.frames[0]), strip), prompt))  # (14 + H, nW, 3)
         else:
             rows.append(out.mel[0])  # (T, M)
         if args.media_dir:

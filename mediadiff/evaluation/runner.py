@@ -53,7 +53,7 @@ def suite(modality: str) -> Suite:
         from . import video
 
         return Suite("video", ("colour", "shape", "motion"), shapes.eval_prompts, shapes.parse_caption,
-                     shapes.ShapeSpec, lambda out, i: video.analyse(to_uint8(out.frames[i])), video.score)
+                     shapes.ShapeSpec, lambda out, i: video.analyse_long(to_uint8(out.frames[i])), video.score)
     raise ValidationError("modality", modality, "must be audio or video")
 
 
@@ -158,12 +158,14 @@ class Report:
         """A plain-text table: one row per split, one column per attribute (accuracy and counts)."""
         tally = self.tally()
         splits = [s for s in (*SPLITS, "custom") if s in tally] + sorted(set(tally) - {*SPLITS, "custom"})
-        head = f"{'split':<11}{'samples':>8}  " + "".join(f"{a:<16}" for a in self.attributes)
+        extra = sorted({a for r in self.results for a in r["score"]} - set(self.attributes))  # e.g. long clips' windows
+        attributes = (*self.attributes, *extra)
+        head = f"{'split':<11}{'samples':>8}  " + "".join(f"{a:<16}" for a in attributes)
         lines = [head, "-" * len(head.rstrip())]
         for split in splits:
             n = sum(1 for r in self.results if r["split"] == split)
             cells = []
-            for a in self.attributes:
+            for a in attributes:
                 t = tally[split].get(a)
                 cell = "-" if t is None else "{:.0f}% ({}/{})".format(100 * t["accuracy"], t["correct"], t["total"])
                 cells.append(f"{cell:<16}")

@@ -366,6 +366,31 @@ def analyse(frames: np.ndarray) -> dict:
     }
 
 
+LONG_WINDOW = 16  # frames per analysed window of a long clip (the shipped shapes model's clip)
+
+
+def analyse_long(frames: np.ndarray, window: int = LONG_WINDOW) -> dict:
+    """`analyse` of the whole clip; for a clip of more than two windows also each window's colour and shape
+    (consecutive, non-overlapping) and the largest centroid jump between frames, against the median step."""
+    measured = analyse(frames)
+    if len(frames) <= 2 * window:
+        return measured
+    chunks = [frames[s:s + window] for s in range(0, len(frames) - window + 1, window)]
+    measured["windows"] = [{"colour": object_colour(c), "shape": shape_class(c)} for c in chunks]
+    track = centroid_track(frames)  # (F, 2), NaN where no object
+    steps = np.linalg.norm(np.diff(track, axis=0), axis=1)
+    steps = steps[np.isfinite(steps)]
+    measured["largest_step"] = float(steps.max()) if len(steps) else None
+    measured["median_step"] = float(np.median(steps)) if len(steps) else None
+    return measured
+
+
 def score(measured: dict, target: ShapeSpec) -> dict[str, bool]:
-    """Per-attribute match (colour, shape, motion) of an `analyse` result against its spec."""
-    return {key: measured.get(key) == getattr(target, key) for key in ("colour", "shape", "motion")}
+    """Per-attribute match (colour, shape, motion) of an `analyse` result against its spec; for a long clip also
+    whether every window keeps the first window's colour and shape."""
+    out = {key: measured.get(key) == getattr(target, key) for key in ("colour", "shape", "motion")}
+    windows = measured.get("windows")
+    if windows:
+        out["windows_colour"] = all(w["colour"] == windows[0]["colour"] for w in windows)
+        out["windows_shape"] = all(w["shape"] == windows[0]["shape"] for w in windows)
+    return out

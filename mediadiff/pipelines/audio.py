@@ -77,29 +77,32 @@ class AudioPipeline(MediaPipeline):
                                windows_for(request.context, rows_per_second), keys)
         # 5. Decode to log-mel, then to a waveform; a continued sound is the given one, then the new seconds.
         with timer.stage("decode"):
-            log_mel = decode_mel(self.vae, latents)  # (B, 1, T, M)
+            mels = decode_mel(self.vae, latents)  # (B, 1, T, M)
         with timer.stage("vocoder"):
             vocoder = self.components.get("vocoder")
-            wave = vocode(vocoder, log_mel) if vocoder is not None else griffin_lim(log_mel, mel)  # (B, samples)
+            wave = vocode(vocoder, mels) if vocoder is not None else griffin_lim(mels, mel)  # (B, samples)
         wave = wave[:, : int(request.total_seconds * mel.sample_rate)].numpy()
+        spectrum = mels[:, 0].float().cpu().numpy()  # (B, T, M): what was vocoded
         if request.inpaint is not None:
             # The mel VAE and the vocoder see across the span's edges: outside it the output is the input's own
-            # reconstruction (its latents decoded alone), crossfaded into the new span.
+            # reconstruction (its latents decoded alone), crossfaded into the new span; the spectrum likewise.
             with timer.stage("decode"):
                 kept = decode_mel(self.vae, given.known)
                 kept_wave = (vocode(vocoder, kept) if vocoder is not None else griffin_lim(kept, mel))
             start, end = (int(round(t * mel.sample_rate)) for t in request.inpaint)
+            per_sample = spectrum.shape[1] / wave.shape[1]
             wave = splice(kept_wave[:, :wave.shape[1]].numpy(), wave, start, end)
-            rows = log_mel.shape[2] / wave.shape[1] if wave.shape[1] else 0
-            log_mel = torch.from_numpy(splice(kept[:, 0].transpose(1, 2).float().cpu().numpy(),
-                                              log_mel[:, 0].transpose(1, 2).float().cpu().numpy(),
-                                              int(start * rows), int(end * rows), fade=1)).transpose(1, 2)[:, None]
+            shown = splice(kept[:, 0].float().cpu().numpy().swapaxes(1, 2), spectrum.swapaxes(1, 2),
+                           int(start * per_sample), int(end * per_sample), fade=1)
+            spectrum = np.ascontiguousarray(shown.swapaxes(1, 2))
         if request.continuation is not None:
-            wave = join(self.resampled(request.continuation, mel.sample_rate), wave,
-                        int(round(request.overlap * mel.sample_rate)))
+            given_wave = self.resampled(request.continuation, mel.sample_rate)
+            overlap = int(round(request.overlap * mel.sample_rate))
+            wave = join(given_wave, wave, overlap)
+            head = log_mel_of(given_wave[: len(given_wave) - overlap], mel)  # (T', M): the given part, analysed
+            spectrum = np.concatenate([np.repeat(head[None], len(spectrum), 0), spectrum], axis=1)
         settings = self.base_settings(request, used_seed) | {"sample_rate": mel.sample_rate}
-        return AudioOutput(wave, mel.sample_rate, log_mel[:, 0].float().cpu().numpy(), used_seed, settings,
-                           timer.stages)
+        return AudioOutput(wave, mel.sample_rate, spectrum, used_seed, settings, timer.stages)
 
     @staticmethod
     def resampled(media, rate: int) -> np.ndarray:
@@ -145,6 +148,14 @@ class AudioPipeline(MediaPipeline):
             spectrum = torch.cat([spectrum, pad], dim=1)
         latents = self.encode_latents(spectrum[:, None], generators)  # (1, C, rows, m)
         return latents.expand(count, -1, -1, -1).contiguous()
+
+
+def log_mel_of(wave: np.ndarray, mel: MelConfig) -> np.ndarray:
+    """Log-mel (T, M) of samples, frames a hop apart (the analysis the vocoder inverts)."""
+    if len(wave) < mel.hop_length:
+        return np.zeros((0, mel.n_mels), np.float32)
+    frames = len(wave) // mel.hop_length
+    return log_mel(torch.from_numpy(np.ascontiguousarray(wave))[None], mel)[0, :frames].numpy()
 
 
 def splice(outside: np.ndarray, inside: np.ndarray, start: int, end: int, fade: int = 320) -> np.ndarray:

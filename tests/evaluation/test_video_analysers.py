@@ -151,3 +151,15 @@ def test_object_cut_by_the_border_still_gets_its_shape(shape: str) -> None:
     shifted[:, :, :40] = clip[:, :, 24:]  # the object (columns 21-42) now sticks 3 px out of the left edge
     assert object_mask(shifted)[:, :, 0].any()  # really cut by the border
     assert shape_class(shifted) == shape
+
+
+def test_long_clips_are_scored_window_by_window() -> None:
+    from mediadiff.evaluation.video import analyse_long
+
+    red = render(ShapeSpec("red", "circle", "still"), frames=16, size=64)
+    blue = render(ShapeSpec("blue", "circle", "still"), frames=16, size=64)
+    steady = analyse_long(np.concatenate([red] * 4))
+    assert score(steady, ShapeSpec("red", "circle", "still"))["windows_colour"] is True
+    switched = analyse_long(np.concatenate([red, red, blue, blue]))
+    assert score(switched, ShapeSpec("red", "circle", "still"))["windows_colour"] is False
+    assert "windows" not in analyse_long(red)  # one or two windows: the plain analysis
