@@ -18,6 +18,9 @@ def register(sub) -> None:
     add_model_options(p)
     p.add_argument("--prompts", default=None, help=".txt (one grammar caption per line) or .jsonl "
                                                    '({"prompt", "spec", "split"} per line); default: the world\'s splits')
+    p.add_argument("--task", default="generate", help="generate (default), continue (the world's clip or sound "
+                   "carried on), inpaint (its middle half regenerated) or edit (strength 0.3 with the same prompt, "
+                   "0.8 with another colour or pitch)")
     p.add_argument("--splits", default="grammar,held_out,paraphrase", help="comma-separated world splits")
     p.add_argument("--limit", default=None, help="first N prompts of each split (a quick check)")
     p.add_argument("--seeds", default="3", help="outputs per prompt, seeds SEED, SEED+1, ... (default 3)")
@@ -64,13 +67,19 @@ def run(args) -> int:
         settings["seconds"] = args.seconds
     if args.modality == "video" and args.frames is not None:
         settings["frames"] = args.frames
-    from ..evaluation.runner import evaluate, item_requests, read_prompts, suite, world_items
+    import tempfile
+
+    from ..evaluation import tasks
+    from ..evaluation.runner import evaluate, read_prompts, suite, world_items
 
     s = suite(args.modality)
     items = read_prompts(s, args.prompts) if args.prompts else world_items(s, splits, limit)
-    # Every prompt's request validated once, before loading; evaluate generates exactly these.
-    requests = item_requests(limits, items, seeds=seeds, seed=seed, settings=settings)
-    settings = {k: getattr(requests[0], k) for k in settings} if requests else settings  # as checked: 4, not "4"
+    # Every case's request validated once, before loading; evaluate generates exactly these. Given media (the
+    # world's renderings) go with the saved outputs, else into a folder removed at the end.
+    scratch = tempfile.TemporaryDirectory(prefix="mediadiff-eval-")
+    given = Path(args.save) / "given" if args.save is not None else Path(scratch.name)
+    cases = tasks.cases(args.task, limits, items, seeds=seeds, seed=seed, settings=settings, folder=given)
+    settings = {k: getattr(cases[0].request, k) for k in settings} if cases else settings  # as checked: 4, not "4"
     from ..libraries import quiet_libraries
     from ..pipelines import AudioPipeline, VideoPipeline
 
@@ -81,11 +90,11 @@ def run(args) -> int:
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
-    bar = tqdm(total=len(items), desc="evaluating", unit="prompt", file=sys.stderr, leave=False,
+    bar = tqdm(total=len(cases), desc="evaluating", unit="case", file=sys.stderr, leave=False,
                disable=args.quiet or args.json, dynamic_ncols=True)
-    with bar:
+    with bar, scratch:
         report = evaluate(pipe, items, seeds=seeds, seed=seed, settings=settings, save_dir=args.save,
-                          requests=requests, on_item=lambda n, total: bar.update(1))
+                          cases=cases, task=args.task, on_item=lambda n, total: bar.update(1))
     trained = read_json(path / "model_index.json").get("_training")  # set by `mediadiff train` (learning curves)
     result = report.to_json() | {"wall_s": round(time.perf_counter() - started, 1), "speed": speed,
                                  "model_training": trained}

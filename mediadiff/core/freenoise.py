@@ -4,6 +4,11 @@ The spatial layers see every frame once; only the motion modules' temporal atten
 the windows' weights. diffusers' `FreeNoiseTransformerBlock` does the windowed attention; this module swaps it in
 for the motion modules' `BasicTransformerBlock`s for one sampling run (same weights) and swaps them back after,
 so the UNet is left as it was.
+
+The spatial layers (ResNets, spatial attention, resamplers) and the motion modules also run through diffusers'
+`SplitInferenceModule` for the run, a window's frames (or 256 pixel columns) at a time: the same sums, but the
+activations held at once are one window's, so memory stays near one window's however long the clip
+(diffusers' `enable_free_noise_split_inference`).
 """
 
 from __future__ import annotations
@@ -40,17 +45,44 @@ def free_noise_block(block: torch.nn.Module, settings: WindowSettings) -> torch.
     return free.eval()
 
 
+SPATIAL_SPLIT = 256  # pixel columns (batch x height x width rows) per motion-module call, diffusers' default
+
+
+def split_targets(unet, settings: WindowSettings) -> Iterator[tuple[torch.nn.Module, str, int, int, list[str]]]:
+    """(owner, name, split size, split dim, inputs to split) for every layer that runs split during windows."""
+    for block in [*unet.down_blocks, unet.mid_block, *unet.up_blocks]:
+        for module in getattr(block, "motion_modules", None) or []:  # rows are (B x H x W, F, C)
+            yield module, "proj_in", SPATIAL_SPLIT, 0, ["input"]
+            for i in range(len(module.transformer_blocks)):
+                yield module.transformer_blocks, str(i), SPATIAL_SPLIT, 0, ["hidden_states", "encoder_hidden_states"]
+            yield module, "proj_out", SPATIAL_SPLIT, 0, ["input"]
+        for name, inputs in (("attentions", ["hidden_states", "encoder_hidden_states"]),
+                             ("resnets", ["input_tensor", "temb"]), ("downsamplers", ["hidden_states"]),
+                             ("upsamplers", ["hidden_states"])):  # rows are (B x F, C, H, W)
+            for i in range(len(getattr(block, name, None) or [])):
+                yield getattr(block, name), str(i), settings.length, 0, inputs
+
+
 @contextlib.contextmanager
 def temporal_windows(unet, settings: WindowSettings) -> Iterator[None]:
-    """Within the block, the motion modules of `unet` attend over FreeNoise windows; restored after."""
+    """Within the block, the motion modules of `unet` attend over FreeNoise windows, a window at a time; restored
+    after."""
+    from diffusers.pipelines.free_noise_utils import SplitInferenceModule
+
     swapped = []
+
+    def swap(owner, name, new):
+        swapped.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, new)
+
     for block in motion_blocks(unet):
         for module in block.motion_modules:
             for i, original in enumerate(module.transformer_blocks):
-                module.transformer_blocks[i] = free_noise_block(original, settings)
-                swapped.append((module.transformer_blocks, i, original))
+                swap(module.transformer_blocks, str(i), free_noise_block(original, settings))
+    for owner, name, size, dim, inputs in list(split_targets(unet, settings)):
+        swap(owner, name, SplitInferenceModule(getattr(owner, name), size, dim, inputs))
     try:
         yield
     finally:
-        for blocks, i, original in swapped:
-            blocks[i] = original
+        for owner, name, original in reversed(swapped):
+            setattr(owner, name, original)

@@ -410,13 +410,35 @@ def analyse(wave, sr: int) -> dict:
     }
 
 
+LONG_WINDOW_S = 4.0  # seconds per analysed window of a long sound (the shipped tones model's sound)
+
+
+def analyse_long(wave, sr: int, window_s: float = LONG_WINDOW_S) -> dict:
+    """`analyse` of the whole sound; for one of more than two windows also each window's pattern and pitch
+    (consecutive, non-overlapping): a steady tone stays steady, beeps keep coming."""
+    measured = analyse(wave, sr)
+    n = int(round(window_s * sr))
+    x = _mono(wave)
+    if len(x) <= 2 * n:
+        return measured
+    chunks = [analyse(x[s:s + n], sr) for s in range(0, len(x) - n + 1, n)]
+    measured["windows"] = [{"pattern": c["pattern"], "pitch": c["pitch"]} for c in chunks]
+    return measured
+
+
 def score(measured: dict, target: ToneSpec) -> dict[str, bool]:
-    """Per-attribute correctness for the attributes the target states (pattern, pitch, timbre, beeps)."""
+    """Per-attribute correctness for the attributes the target states (pattern, pitch, timbre, beeps); for a long
+    sound every window's pattern and pitch instead of a beep count (which grows with the length)."""
+    windows = measured.get("windows")
     out = {"pattern": measured["pattern"] == target.pattern}
     if target.pitch is not None:
         out["pitch"] = measured["pitch"] == target.pitch
     if target.timbre is not None:
         out["timbre"] = measured["timbre"] == target.timbre
-    if target.beeps is not None:
+    if target.beeps is not None and not windows:
         out["beeps"] = measured["pattern"] == "beeps" and measured["beeps"] == target.beeps
+    if windows:
+        out["windows_pattern"] = all(w["pattern"] == target.pattern for w in windows)
+        if target.pitch is not None:
+            out["windows_pitch"] = all(w["pitch"] == target.pitch for w in windows)
     return out

@@ -371,7 +371,8 @@ LONG_WINDOW = 16  # frames per analysed window of a long clip (the shipped shape
 
 def analyse_long(frames: np.ndarray, window: int = LONG_WINDOW) -> dict:
     """`analyse` of the whole clip; for a clip of more than two windows also each window's colour and shape
-    (consecutive, non-overlapping) and the largest centroid jump between frames, against the median step."""
+    (consecutive, non-overlapping) and the largest centroid jump between frames, against the median step and the
+    largest step within the first window."""
     measured = analyse(frames)
     if len(frames) <= 2 * window:
         return measured
@@ -382,7 +383,22 @@ def analyse_long(frames: np.ndarray, window: int = LONG_WINDOW) -> dict:
     steps = steps[np.isfinite(steps)]
     measured["largest_step"] = float(steps.max()) if len(steps) else None
     measured["median_step"] = float(np.median(steps)) if len(steps) else None
+    first = np.linalg.norm(np.diff(track[:window], axis=0), axis=1)  # one window: the model's own motion
+    first = first[np.isfinite(first)]
+    measured["first_window_step"] = float(first.max()) if len(first) else None
     return measured
+
+
+JUMP_PX = 2.0  # a centroid step this small is never a jump (1/32 of the shipped 64-pixel frame)
+
+
+def jump_free(measured: dict) -> bool:
+    """No step of the centroid larger than twice the largest within the first window (and JUMP_PX): seams of
+    context windows show as such jumps."""
+    largest, first = measured.get("largest_step"), measured.get("first_window_step")
+    if largest is None or first is None:
+        return False
+    return largest <= max(2 * first, JUMP_PX)
 
 
 def score(measured: dict, target: ShapeSpec) -> dict[str, bool]:
@@ -393,4 +409,5 @@ def score(measured: dict, target: ShapeSpec) -> dict[str, bool]:
     if windows:
         out["windows_colour"] = all(w["colour"] == windows[0]["colour"] for w in windows)
         out["windows_shape"] = all(w["shape"] == windows[0]["shape"] for w in windows)
+        out["no_jump"] = jump_free(measured)
     return out

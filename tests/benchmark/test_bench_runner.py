@@ -40,9 +40,18 @@ def test_bench_audio_against_diffusers(tiny_models):
     assert result["max_abs_diff"] <= 1e-4 and result["decode_memory"] is None
 
 
-def test_no_reference_for_mediadiff_layout():
+def test_references_by_layout(tiny_models):
+    """mediadiff's own video models run in AnimateDiffPipeline (their motion UNet); its audio models have none."""
+    from diffusers import AnimateDiffPipeline
+
+    from mediadiff.benchmark.reference import check_reference
+
+    assert reference_class("mediadiff") is AnimateDiffPipeline
+    assert check_reference(tiny_models["mediadiff-video"]) == "mediadiff"
+    with pytest.raises(ValidationError, match="no pipeline for a mediadiff audio model"):
+        check_reference(tiny_models["mediadiff-audio"])
     with pytest.raises(ValidationError, match="no pipeline for"):
-        reference_class("mediadiff")
+        reference_class("wan")
 
 
 def test_flop_count_of_a_matmul():

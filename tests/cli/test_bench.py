@@ -60,8 +60,8 @@ def test_bad_options_one_line(tiny_models, capsys, args, message):
 
 
 def test_against_diffusers_needs_a_diffusers_layout(tiny_models, capsys):
-    code = main(["bench", "video", "--model", str(tiny_models["mediadiff-video"]), "--against", "diffusers",
-                 "--steps", "1", "--frames", "1", "--repeat", "1", "--quiet"])
+    code = main(["bench", "audio", "--model", str(tiny_models["mediadiff-audio"]), "--against", "diffusers",
+                 "--steps", "1", "--seconds", "0.5", "--repeat", "1", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "no pipeline for" in err and len(err.strip().splitlines()) == 1, err
 

@@ -9,7 +9,7 @@ import pytest
 from mediadiff.codecs.frames import read_video, write_video
 from mediadiff.codecs.metadata import read_mp4_settings, read_wav_settings
 
-from .test_cli import run
+from test_cli import run  # tests/cli is on sys.path (pytest prepend import mode, no packages)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -166,3 +167,19 @@ def test_analyse_is_fast():
         A.analyse(wave, SR)
         runs.append(time.perf_counter() - start)
     assert min(runs) < 0.1  # ~20-30 ms on one core; generous for loaded CI machines
+
+
+def test_long_sounds_are_scored_window_by_window():
+    from mediadiff.worlds import tones
+
+    spec = tones.ToneSpec("steady", "medium", "pure")
+    parts = [tones.render(spec, 4.0, 16000, rng=i) for i in range(3)]
+    steady = A.analyse_long(np.concatenate(parts), 16000)
+    assert len(steady["windows"]) == 3
+    assert A.score(steady, spec)["windows_pattern"] and A.score(steady, spec)["windows_pitch"]
+    gap = A.analyse_long(np.concatenate([parts[0], np.zeros_like(parts[1]), parts[2]]), 16000)
+    assert not A.score(gap, spec)["windows_pattern"]  # a silent window in a steady tone
+    higher = A.analyse_long(np.concatenate([parts[0], parts[1], tones.render(replace(spec, pitch="high"), 4.0)]),
+                            16000)
+    assert not A.score(higher, spec)["windows_pitch"]
+    assert "windows" not in A.analyse_long(parts[0], 16000)  # one window: the plain analysis

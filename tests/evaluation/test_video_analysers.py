@@ -163,3 +163,14 @@ def test_long_clips_are_scored_window_by_window() -> None:
     switched = analyse_long(np.concatenate([red, red, blue, blue]))
     assert score(switched, ShapeSpec("red", "circle", "still"))["windows_colour"] is False
     assert "windows" not in analyse_long(red)  # one or two windows: the plain analysis
+
+
+def test_a_jump_at_a_seam_is_caught() -> None:
+    from mediadiff.evaluation.video import analyse_long
+
+    spec = ShapeSpec("green", "square", "right", speed="slowly")
+    clip = render(spec, frames=48, size=64)
+    assert score(analyse_long(clip), spec)["no_jump"] is True
+    jumped = clip.copy()
+    jumped[32:] = np.roll(clip[32:], 12, axis=2)  # the object leaps 12 px at frame 32, as a bad seam would
+    assert score(analyse_long(jumped), spec)["no_jump"] is False
