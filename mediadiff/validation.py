@@ -143,6 +143,11 @@ class VideoRequest(Request):
         """Frames the denoiser runs on: the clip, or the continued clip's kept tail plus the new frames."""
         return self.frames + self.overlap
 
+    @property
+    def output_frames(self) -> int:
+        """Frames of the written clip: the new frames, after the continued clip's own."""
+        return self.frames + (len(self.continuation.data) if self.continuation is not None else 0)
+
 
 @dataclass(frozen=True)
 class AudioRequest(Request):
@@ -431,6 +436,44 @@ def audio_request(
     )
 
 
+@dataclass(frozen=True)
+class Soundtrack:
+    """A clip's validated soundtrack, exactly as long as the clip: made by an audio model from `request` (its seed
+    the clip's), or a given sound `file` (trimmed or padded to the clip)."""
+
+    seconds: float
+    request: AudioRequest | None = None
+    file: MediaInput | None = None
+
+    def settings(self) -> dict:
+        """What the clip's settings record of a given sound (a generated one records its pipeline's settings)."""
+        return {"file": self.file.describe(), "seconds": self.seconds} if self.file is not None else {}
+
+
+def soundtrack(video: VideoRequest, output: Path | None = None, *, limits: Limits | None = None, source: str = "",
+               prompt=None, file=None) -> Soundtrack:
+    """The soundtrack of a validated clip request whose seed is drawn: from the audio model with these `limits`
+    (named `source`) and `prompt` (default the clip's, a travel schedule moved from frames to seconds), or the given
+    sound `file`."""
+    if output is not None and output.suffix.lower() != ".mp4":
+        raise ValidationError("sound", str(output), "needs an .mp4 output (GIF and PNG frames carry no sound)")
+    if video.seed is None:
+        raise ValidationError("seed", None, "must be drawn before the soundtrack is validated (one seed for both)")
+    seconds = video.output_frames / video.fps
+    if file is not None:
+        if prompt is not None:
+            raise ValidationError("sound_file", str(file), "is the soundtrack itself: give it or --sound, not both")
+        return Soundtrack(seconds, file=read_input("sound_file", file, "audio"))
+    if limits.modality != "audio":
+        raise ValidationError("audio_model", source, f"is a {limits.modality} model; the soundtrack needs an audio "
+                                                     "model")
+    if prompt is None:
+        prompt = video.prompt if video.schedule is None else \
+            " | ".join(f"{k / video.fps:g}: {text}" for k, text in video.schedule)
+    request = audio_request(limits, prompt, seconds=seconds, seed=video.seed, num_outputs=video.num_outputs)
+    return Soundtrack(seconds, request=request)
+
+
 def check_cache_with(cache_steps: int, request: Request) -> None:
     """Step caching replays one forward's deep features, which per-window forwards (method denoiser) would mix."""
     if request.context is not None and request.context.method == "denoiser" and cache_steps > 1:
@@ -454,6 +497,15 @@ def check_output_path(path, modality: str) -> Path:
         raise ValidationError("output", str(path), f"its folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValidationError("output", str(path), f"its folder {parent} is not writable")
+    try:  # access() says yes to root everywhere, /proc included: only creating a file tells
+        import tempfile
+
+        fd, probe = tempfile.mkstemp(prefix=".mediadiff-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ValidationError("output", str(path), f"its folder {parent} is not writable "
+                                                   f"({e.strerror or type(e).__name__})") from None
     if p.is_dir() and suffix:
         raise ValidationError("output", str(path), "is an existing folder, not a file")
     return p

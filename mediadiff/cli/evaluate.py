@@ -67,6 +67,7 @@ def run(args) -> int:
         settings["seconds"] = args.seconds
     if args.modality == "video" and args.frames is not None:
         settings["frames"] = args.frames
+    import contextlib
     import tempfile
 
     from ..evaluation import tasks
@@ -76,8 +77,11 @@ def run(args) -> int:
     items = read_prompts(s, args.prompts) if args.prompts else world_items(s, splits, limit)
     # Every case's request validated once, before loading; evaluate generates exactly these. Given media (the
     # world's renderings) go with the saved outputs, else into a folder removed at the end.
-    scratch = tempfile.TemporaryDirectory(prefix="mediadiff-eval-")
-    given = Path(args.save) / "given" if args.save is not None else Path(scratch.name)
+    if args.save is not None:
+        scratch, given = contextlib.nullcontext(), Path(args.save) / "given"
+    else:
+        scratch = tempfile.TemporaryDirectory(prefix="mediadiff-eval-")
+        given = Path(scratch.name)
     cases = tasks.cases(args.task, limits, items, seeds=seeds, seed=seed, settings=settings, folder=given)
     settings = {k: getattr(cases[0].request, k) for k in settings} if cases else settings  # as checked: 4, not "4"
     from ..libraries import quiet_libraries

@@ -7,6 +7,7 @@ import time
 from .. import validation
 from ..checkpoints import resolve_limits
 from ..checkpoints.presets import default_model
+from ..errors import ValidationError
 from ..validation import check_output_path
 from .common import (add_model_options, add_output_options, add_speed_options, apply_speed_options, emit,
                      speed_options, step_progress)
@@ -14,7 +15,8 @@ from .common import (add_model_options, add_output_options, add_speed_options, a
 
 def _shared(p) -> None:
     p.add_argument("prompt", help="what to generate")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", required=True, help="the file to write (its folder must exist); with "
+                                                           "--num-outputs N, out-1, out-2, ...")
     p.add_argument("--negative-prompt", default=None, help="what to steer away from")
     p.add_argument("--steps", default=None, help="denoising steps (default: the model's, usually 25)")
     p.add_argument("--guidance", default=None, help="classifier-free guidance scale")
@@ -61,6 +63,13 @@ def register(sub) -> None:
                                                  "(or --image-at)")
     v.add_argument("--image-at", default=None, help="the frame index --image is given at (default 0)")
     _beyond_one_window(v, "frames", "a clip (MP4, GIF or PNG folder)")
+    g = v.add_argument_group("soundtrack (MP4)")
+    g.add_argument("--sound", nargs="?", const="", default=None, metavar="AUDIO_PROMPT",
+                   help="give the clip a soundtrack as long as it, from the audio model and the same seed: from "
+                        "AUDIO_PROMPT, or bare, from the video prompt")
+    g.add_argument("--audio-model", default=None, help="with --sound: the audio model (default: the shipped tones)")
+    g.add_argument("--sound-file", default=None, help="a WAV/FLAC/OGG to mux in as the soundtrack instead (trimmed "
+                                                      "or padded to the clip, resampled where AAC needs it)")
     v.set_defaults(run=run_video)
     a = sub.add_parser("audio", help="generate a sound (.wav)")
     _shared(a)
@@ -100,6 +109,31 @@ def _generate(cls, args, model, request):
         return pipe.generate(request, callback=on_step)
 
 
+def _soundtrack(args, request, output):
+    """--sound / --sound-file checked once with the clip (its seed drawn here, one for both); None without them.
+    Returns the validated soundtrack and the resolved audio model (None for a given file)."""
+    if args.audio_model is not None and args.sound is None:
+        raise ValidationError("audio_model", args.audio_model, "needs --sound")
+    if args.sound is None and args.sound_file is None:
+        return None, None, request
+    if args.sound is not None and args.sound_file is not None:
+        raise ValidationError("sound_file", args.sound_file, "is the soundtrack itself: give it or "
+                                                                        "--sound, not both")
+    if request.seed is None:
+        from dataclasses import replace
+
+        from ..core.noise import draw_seed
+
+        request = replace(request, seed=draw_seed())  # one seed drawn, for the clip and its sound
+    model = None
+    if args.sound_file is None:
+        model = resolve_limits(args.audio_model or default_model("audio"))
+    track = validation.soundtrack(request, output, limits=None if model is None else model.limits,
+                                  source="" if model is None else model.source,
+                                  prompt=args.sound or None, file=args.sound_file)
+    return track, model, request
+
+
 def _finish(args, out, paths, started: float, what: str) -> int:
     total = time.perf_counter() - started
     result = {"paths": [str(p) for p in paths], "seed": out.seed, "settings": out.settings,
@@ -119,12 +153,23 @@ def run_video(args) -> int:
                                        num_outputs=args.num_outputs, image=args.image, image_at=args.image_at,
                                        **_media(args))
     validation.check_cache_with(args.speed["cache_steps"], request)
-    from ..pipelines import VideoPipeline  # torch and diffusers load only once the request is valid
+    track, audio_model, request = _soundtrack(args, request, output)
+    from ..pipelines import AudioPipeline, VideoPipeline  # torch and diffusers load only once the request is valid
+    from ..pipelines.soundtrack import add_sound
 
-    # 2. Generate that request, then write the files.
+    # 2. Generate that request (and its soundtrack), then write the files: nothing is written if either fails.
     out = _generate(VideoPipeline, args, model, request)
-    paths = out.save(output)
     what = f"{out.frames.shape[1]} frames, {request.width}x{request.height}, {request.fps} fps"
+    if track is not None:
+        audio = None
+        if track.request is not None:
+            audio = AudioPipeline.from_pretrained(audio_model, device=args.device, dtype=args.dtype,
+                                                  allow_pickle=args.allow_pickle)
+        bar, on_step = step_progress(args, track.request.steps if audio else 1, "soundtrack")
+        with bar:
+            out = add_sound(out, track, audio, callback=on_step)
+        what += f", with {track.seconds:g} s of sound"
+    paths = out.save(output)
     return _finish(args, out, paths, started, what)
 
 

@@ -47,14 +47,23 @@ def to_uint8(frames: np.ndarray) -> np.ndarray:
     return out
 
 
+AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
+AAC_FALLBACK_RATE = 48000  # a soundtrack at a rate AAC does not take is resampled to this
+AAC_BITRATE = "128k"
+
+
 def _ffmpeg_write(path: Path, frames: np.ndarray, fps: int, codec: str, pix_fmt: str, extra: list[str],
-                  name: str | None = None) -> None:
-    """Pipe uint8 frames (F, H, W, 3) through imageio-ffmpeg's bundled ffmpeg; a failure raises with its reason."""
+                  name: str | None = None, sound: Path | None = None, rate: int = 0) -> None:
+    """Pipe uint8 frames (F, H, W, 3) through imageio-ffmpeg's bundled ffmpeg, with a mono float32 `sound` file
+    (raw, at `rate`) as an AAC stream when given; a failure raises with its reason."""
     import imageio_ffmpeg
 
     f, h, w, _ = frames.shape
+    audio_in = ["-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", str(sound)] if sound is not None else []
+    audio_out = ["-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", AAC_BITRATE] if sound is not None else ["-an"]
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-           "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-an", "-c:v", codec, "-pix_fmt", pix_fmt, *extra, str(path)]
+           "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", *audio_in, *audio_out, "-c:v", codec, "-pix_fmt", pix_fmt,
+           *extra, str(path)]
     proc = subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
     if proc.returncode != 0:
         killed = f"killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0 else "unknown error"
@@ -64,17 +73,42 @@ def _ffmpeg_write(path: Path, frames: np.ndarray, fps: int, codec: str, pix_fmt:
         raise MediadiffError(f"ffmpeg could not write {name or path.name}: {lines[0][:200]}")
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: int, settings: dict | None = None) -> Path:
-    """Write uint8 frames (F, H, W, 3) to .mp4 (H.264 yuv420p), .gif, or a folder of PNGs; atomically."""
+def soundtrack_samples(wave: np.ndarray, rate: int, seconds: float) -> tuple[np.ndarray, int]:
+    """Mono samples at a rate AAC takes (resampled with torchaudio where needed), trimmed or zero-padded to exactly
+    `seconds`: what is muxed under a clip."""
+    wave = np.asarray(wave, dtype=np.float32)
+    if rate not in AAC_RATES:
+        import torch
+        import torchaudio
+
+        wave = torchaudio.functional.resample(torch.from_numpy(wave), rate, AAC_FALLBACK_RATE).numpy()
+        rate = AAC_FALLBACK_RATE
+    samples = round(seconds * rate)
+    return np.pad(wave[:samples], (0, max(0, samples - len(wave)))), rate
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: int, settings: dict | None = None,
+                sound: tuple[np.ndarray, int] | None = None) -> Path:
+    """Write uint8 frames (F, H, W, 3) to .mp4 (H.264 yuv420p, with `sound` (mono samples, rate) as AAC), .gif, or
+    a folder of PNGs; atomically."""
+    import tempfile
+
     path = Path(path)
     meta = ["-metadata", f"comment={settings_json(settings)}"] if settings else []
     suffix = path.suffix.lower()
-    with atomic_output(path) as tmp:
+    if sound is not None and suffix != ".mp4":
+        raise MediadiffError(f"{path.name}: only an .mp4 carries a soundtrack")
+    with atomic_output(path) as tmp, tempfile.TemporaryDirectory(prefix="mediadiff-sound-") as scratch:
         if suffix == ".mp4":
+            raw, rate = None, 0
+            if sound is not None:
+                wave, rate = sound
+                raw = Path(scratch) / "sound.f32"
+                raw.write_bytes(np.clip(np.asarray(wave, dtype="<f4"), -1.0, 1.0).tobytes())
             # -bitexact keeps encoder version strings out, so equal frames give equal files.
             _ffmpeg_write(tmp, frames, fps, "libx264", "yuv420p",
                           ["-crf", "18", "-preset", "medium", "-movflags", "+faststart", "-fflags", "+bitexact",
-                           "-threads", "1", *meta], path.name)
+                           "-threads", "1", *meta], path.name, raw, rate)
         elif suffix == ".gif":
             _ffmpeg_write(tmp, frames, fps, "gif", "rgb8", ["-fflags", "+bitexact", *meta], path.name)
         else:

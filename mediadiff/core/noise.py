@@ -10,10 +10,15 @@ from diffusers.utils.torch_utils import randn_tensor
 from . import MAX_SEED
 
 
+def draw_seed() -> int:
+    """A fresh random seed, recorded with the output so that the run can be replayed."""
+    return random.SystemRandom().randint(0, MAX_SEED)
+
+
 def make_generator(seed: int | None) -> tuple[torch.Generator, int]:
     """A CPU generator from an int seed (a fresh random seed when None), and the seed used."""
     if seed is None:
-        seed = random.SystemRandom().randint(0, MAX_SEED)
+        seed = draw_seed()
     return torch.Generator("cpu").manual_seed(int(seed)), int(seed)
 
 

@@ -230,13 +230,14 @@ def evaluate(pipe, items: list[Item] | None = None, *, seeds: int = 1, seed: int
         if save_dir is not None:
             suffix = ".wav" if s.modality == "audio" else ".mp4"
             out.save(Path(save_dir) / f"{n:03d}-{case.split.replace(' ', '-')}{suffix}")
-        kept = tasks.outside_difference(pipe, case, out) if case.request.inpaint is not None else None
+        inpainted_clip = case.request.inpaint is not None and s.modality == "video"
+        kept = tasks.outside_difference(pipe, case, out) if inpainted_clip else None
         for i in range(seeds):
             measured = s.analyse(out, i, case.part)
             score = s.score(measured, case.spec)
             if case.attributes is not None:
                 score = {k: v for k, v in score.items() if k in case.attributes}
-            if kept is not None and kept[i] is not None:
+            if kept is not None:
                 measured["outside_max_diff"] = kept[i]
                 score["outside_kept"] = kept[i] <= tasks.OUTSIDE_TOLERANCE
             result = {"split": case.split, "prompt": case.prompt, "seed": seed + i,

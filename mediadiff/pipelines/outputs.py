@@ -22,18 +22,20 @@ def settings_for(settings: dict, index: int) -> dict:
     out = dict(settings)
     if out.get("seed") is not None:
         out["seed"] = out["seed"] + index
+    if isinstance(out.get("sound"), dict) and out["sound"].get("seed") is not None:
+        out["sound"] = {**out["sound"], "seed": out["sound"]["seed"] + index}  # the soundtrack of that clip
     if out.get("num_outputs", 1) > 1:
         out["output_index"] = index
     return out
 
 
-def save_each(path: str | Path, items: np.ndarray, settings: dict, write) -> list[Path]:
-    """Write item i with write(target, item, its settings), then its .json sidecar; numbered when several."""
+def save_each(path: str | Path, count: int, settings: dict, write) -> list[Path]:
+    """Write item i with write(target, i, its settings), then its .json sidecar; numbered when several."""
     paths = []
-    for i, item in enumerate(items):
-        target = numbered(Path(path), i, len(items))
+    for i in range(count):
+        target = numbered(Path(path), i, count)
         own = settings_for(settings, i)
-        write(target, item, own)
+        write(target, i, own)
         write_sidecar(target, own)
         paths.append(target)
     return paths
@@ -41,18 +43,25 @@ def save_each(path: str | Path, items: np.ndarray, settings: dict, write) -> lis
 
 @dataclass
 class VideoOutput:
-    """frames: (N, F, H, W, 3) float32 in [0, 1]; one clip per output."""
+    """frames: (N, F, H, W, 3) float32 in [0, 1]; one clip per output. sound: (N, samples) mono in [-1, 1] at
+    sample_rate, exactly as long as the clips (pipelines.soundtrack), or None for silent clips."""
 
     frames: np.ndarray
     fps: int
     seed: int | None
     settings: dict
     timings: dict = field(default_factory=dict)
+    sound: np.ndarray | None = None
+    sample_rate: int | None = None
 
     def save(self, path: str | Path) -> list[Path]:
-        """Write each clip (.mp4, .gif or PNG folder) with its settings and a .json sidecar."""
-        return save_each(path, self.frames, self.settings,
-                         lambda target, clip, s: write_video(target, to_uint8(clip), self.fps, s))
+        """Write each clip (.mp4 with its soundtrack if any, .gif or PNG folder) with its settings and a .json
+        sidecar."""
+        def write(target, i, s):
+            sound = None if self.sound is None else (self.sound[i], self.sample_rate)
+            write_video(target, to_uint8(self.frames[i]), self.fps, s, sound)
+
+        return save_each(path, len(self.frames), self.settings, write)
 
 
 @dataclass
@@ -68,5 +77,5 @@ class AudioOutput:
 
     def save(self, path: str | Path) -> list[Path]:
         """Write each waveform as WAV with its settings in the INFO chunk and a .json sidecar."""
-        return save_each(path, self.waveforms, self.settings,
-                         lambda target, wave, s: write_wav(target, wave, self.sample_rate, s))
+        return save_each(path, len(self.waveforms), self.settings,
+                         lambda target, i, s: write_wav(target, self.waveforms[i], self.sample_rate, s))

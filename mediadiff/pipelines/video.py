@@ -7,10 +7,13 @@ import torch
 
 from .. import validation
 from ..codecs.frames import decode_video
+from ..core.noise import draw_seed
 from ..core.sampling import CancelFlag, StepCallback
+from ..errors import ValidationError
 from ..validation import VideoRequest
 from .base import Given, MediaPipeline, Timer, seed_or_generator, windows_for
 from .outputs import VideoOutput
+from .soundtrack import add_sound
 
 
 class VideoPipeline(MediaPipeline):
@@ -27,19 +30,41 @@ class VideoPipeline(MediaPipeline):
                  height: int | None = None, width: int | None = None, fps: int | None = None,
                  steps: int | None = None, guidance: float | None = None, scheduler: str | None = None,
                  seed=None, num_outputs: int | None = None, decode_chunk_size: int = 8,
-                 callback: StepCallback | None = None, cancel: CancelFlag | None = None, **media) -> VideoOutput:
+                 callback: StepCallback | None = None, cancel: CancelFlag | None = None, sound=None,
+                 sound_prompt: str | None = None, sound_file=None, **media) -> VideoOutput:
         """Generate `num_outputs` clips; unset parameters take the checkpoint's defaults.
 
         `prompt` may be a {frame: prompt} schedule (prompt travel). `media`: init=FILE and strength= (video to
         video), continue_from=FILE (frames= new frames after it), inpaint=(start, end) frames with init, image=FILE
         and image_at= (a given frame), and the context windows: context_length=, context_stride=, weighting=,
-        noise_type=, window_method= (validation.video_request)."""
+        noise_type=, window_method= (validation.video_request).
+
+        A soundtrack as long as the clip, from the clip's seed: `sound=` an AudioPipeline, True (the shipped audio
+        model) or an audio prompt (the shipped model with it); `sound_prompt=` (default: the clip's prompt);
+        `sound_file=` a given sound instead. Saved as .mp4 it is muxed in as AAC."""
         seed, generator = seed_or_generator(seed)
+        wants_sound = sound is not None and sound is not False or sound_file is not None
+        if wants_sound and generator is not None:
+            raise ValidationError("seed", "a torch.Generator", "must be an integer or None with a soundtrack (one "
+                                                              "seed for the clip and its sound)")
+        if wants_sound and seed is None:
+            seed = draw_seed()  # one seed for both halves
         request = self.request(prompt, negative_prompt, frames=frames, height=height, width=width, fps=fps,
                                steps=steps, guidance=guidance, scheduler=scheduler, seed=seed,
                                num_outputs=num_outputs, **media)
-        return self.generate(request, generator=generator, decode_chunk_size=decode_chunk_size, callback=callback,
-                             cancel=cancel)
+        track, audio = None, None
+        if wants_sound:
+            if sound_file is None:
+                from .audio import AudioPipeline
+
+                audio = sound if isinstance(sound, AudioPipeline) else AudioPipeline.from_pretrained(
+                    device=str(self.device))
+                sound_prompt = sound if isinstance(sound, str) and sound_prompt is None else sound_prompt
+            track = validation.soundtrack(request, limits=None if audio is None else audio.limits,
+                                          source=getattr(audio, "name", ""), prompt=sound_prompt, file=sound_file)
+        out = self.generate(request, generator=generator, decode_chunk_size=decode_chunk_size, callback=callback,
+                            cancel=cancel)
+        return out if track is None else add_sound(out, track, audio, cancel=cancel)
 
     def generate(self, request: VideoRequest, *, generator: torch.Generator | None = None,
                  decode_chunk_size: int = 8, callback: StepCallback | None = None,
