@@ -17,6 +17,7 @@ import gradio as gr
 from apps import common
 from mediadiff import validation
 from mediadiff.codecs import pictures
+from mediadiff.codecs.mel import bin_frequencies
 from mediadiff.core.schedulers import SCHEDULERS
 from mediadiff.worlds.tones import EXAMPLE_PROMPTS
 
@@ -47,15 +48,19 @@ class AudioTab(common.GenerationTab):
                                             guidance=guidance, scheduler=scheduler,
                                             seed=None if random_seed else seed, num_outputs=1)
 
-        def preview(out):
-            return pictures.upscale(pictures.spectrogram(out.mel[0]), MEL_MIN_HEIGHT)  # (M, T, 3), enlarged
+        def preview(out):  # the spectrogram with its axes (seconds, Hz), enlarged to be seen
+            mel = self.models.get(model).mel_config
+            scale = max(1, -(-MEL_MIN_HEIGHT // mel.n_mels))
+            return pictures.spectrogram_figure(out.mel[0], out.waveforms.shape[1] / out.sample_rate,
+                                               bin_frequencies(mel), scale=scale)
 
         return self._generate(model, make_request, ".wav", preview, request, progress)
 
     def example(self, prompt):
-        """What a cached example shows: the prompt at the first model's defaults, seed 0."""
+        """What a cached example shows: the prompt at the first model's defaults, seed 0 (so "Random seed" is
+        unticked with it)."""
         unset = None  # each setting takes the model's default when the one request is validated
-        return self.generate(prompt, "", self.models.names[0], *[unset] * 4, False, 0, None, None)
+        return (*self.generate(prompt, "", self.models.names[0], *[unset] * 4, False, 0, None, None), False)
 
     def model_defaults(self, model):
         try:
@@ -80,12 +85,14 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
     d = _defaults(limits)
     with gr.Row():
         with gr.Column(scale=1):
-            prompt = gr.Textbox(label="Prompt", placeholder="three short high beeps", lines=2, elem_id="audio-prompt")
+            prompt = gr.Textbox(EXAMPLES[0], label="Prompt", placeholder="describe the sound, e.g. three short high "
+                                "beeps", lines=2, elem_id="audio-prompt")  # filled: Generate works at once
             negative = gr.Textbox("", label="Negative prompt", placeholder="what to steer away from", lines=1)
             model = gr.Dropdown(models.names, value=first, label="Model")
             with gr.Row():
                 generate = gr.Button("Generate", variant="primary", elem_id="audio-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="audio-stop")
+            status = gr.Markdown("", elem_id="audio-status")
             with gr.Accordion("Settings", open=True):
                 seconds = gr.Slider(0.1, _seconds_max(limits), value=d["seconds"], step=0.1, label="Seconds")
                 with gr.Row():
@@ -98,12 +105,12 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
         with gr.Column(scale=1):
             audio = gr.Audio(label="Audio", type="filepath", elem_id="audio-output", interactive=False,
                              waveform_options=gr.WaveformOptions(show_recording_waveform=False))  # plain <audio>
-            mel = gr.Image(label="Mel spectrogram", type="numpy", format="png")
+            mel = gr.Image(label="Mel spectrogram", type="numpy", format="png", show_label=False)  # axes drawn in
             settings = gr.JSON(label="Settings")
             download = gr.File(label="Download")
     outputs = [audio, mel, settings, download, seed]
     gr.Examples(
-        [[p] for p in EXAMPLES], inputs=[prompt], outputs=outputs if config.cache_examples else None,
+        [[p] for p in EXAMPLES], inputs=[prompt], outputs=[*outputs, random_seed] if config.cache_examples else None,
         fn=tab.example if config.cache_examples else None, cache_examples=bool(config.cache_examples),
         cache_mode="lazy" if config.cache_examples == "lazy" else "eager", label="Examples",
         api_name="audio_example",
@@ -111,8 +118,10 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
     inputs = [prompt, negative, model, seconds, steps, guidance, scheduler, random_seed, seed]
     # preprocess=False: values reach mediadiff.validation as sent, so the API gets the CLI's messages, not Gradio's.
     event = gr.on([generate.click, prompt.submit], tab.generate, inputs, outputs, api_name="generate_audio",
-                  preprocess=False, concurrency_id=common.GENERATE_QUEUE, concurrency_limit=config.concurrency)
-    stop.click(tab.stop, None, None, cancels=[event], queue=False, api_name="stop_audio")
+                  preprocess=False, concurrency_id=common.GENERATE_QUEUE, concurrency_limit=config.concurrency,
+                  show_progress_on=[audio])  # one progress bar, over the player
+    generate.click(lambda: "", None, status, queue=False, api_visibility="private")
+    stop.click(tab.stop, None, status, cancels=[event], queue=False, api_name="stop_audio")
     model.change(tab.model_defaults, [model], [seconds, steps, guidance, scheduler], queue=False,
                  api_name="audio_model_defaults", api_visibility="private")
     return common.Tab(tab.generate, event, dict(zip(["prompt", "negative", "model", "seconds", "steps", "guidance",

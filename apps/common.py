@@ -28,6 +28,7 @@ import gradio as gr  # noqa: E402
 
 from mediadiff.checkpoints import Resolved, resolve_limits  # noqa: E402
 from mediadiff.errors import Cancelled, MediadiffError, ValidationError  # noqa: E402
+from mediadiff.worlds import prompt_notices  # noqa: E402
 
 log = logging.getLogger("mediadiff.apps")
 
@@ -181,19 +182,27 @@ def local_models(modality: str, skip: set[str] = frozenset()) -> dict[str, str]:
     return found
 
 
+class Run(threading.Event):
+    """A running generation's cancel flag and the denoising step it has reached (for "stopped at step N of M")."""
+
+    def __init__(self):
+        super().__init__()
+        self.step, self.steps = 0, 0
+
+
 class Sessions:
     """One cancel flag per running request, grouped by Gradio session: the Stop button sets them."""
 
     def __init__(self):
-        self._flags: dict[str, set[threading.Event]] = defaultdict(set)
+        self._flags: dict[str, set[Run]] = defaultdict(set)
         self._lock = threading.Lock()
 
     @staticmethod
     def key(request) -> str | None:
         return getattr(request, "session_hash", None) if request is not None else None
 
-    def open(self, request) -> threading.Event:
-        flag = threading.Event()
+    def open(self, request) -> Run:
+        flag = Run()
         key = self.key(request)
         if key is not None:
             with self._lock:
@@ -208,12 +217,13 @@ class Sessions:
                 if not self._flags[key]:
                     del self._flags[key]
 
-    def cancel(self, request) -> int:
+    def cancel(self, request) -> list[Run]:
+        """Set the session's flags; the runs stopped."""
         with self._lock:
             flags = list(self._flags.get(self.key(request), ()))
         for flag in flags:
             flag.set()
-        return len(flags)
+        return flags
 
 
 def gpu(fn: Callable, duration: int | None = None) -> Callable:
@@ -251,15 +261,27 @@ def user_error(e: BaseException, modality: str) -> gr.Error:
     return gr.Error(f"generation failed: {type(e).__name__}: {first}", print_exception=False)
 
 
-def progress_callback(progress) -> Callable | None:
-    """The pipelines' callback(i, n, latents) -> gr.Progress, one tick per denoising step."""
-    if progress is None:
+def progress_callback(progress, run: Run | None = None) -> Callable | None:
+    """The pipelines' callback(i, n, latents) -> gr.Progress, one tick per denoising step, and the step reached
+    on `run`."""
+    if progress is None and run is None:
         return None
 
     def on_step(i: int, n: int, latents) -> None:
-        progress((i + 1, n), desc="denoising", unit="steps")
+        if run is not None:
+            run.step, run.steps = i + 1, n
+        if progress is not None:
+            progress((i + 1, n), desc="denoising", unit="steps")
 
     return on_step
+
+
+def stopped_message(runs: list[Run]) -> str:
+    """What Stop says: the step each stopped generation had reached."""
+    if not runs:
+        return "Nothing to stop: no generation is running."
+    return " ".join(f"Stopped at step {r.step} of {r.steps}." if r.steps else "Stopped before the first step."
+                    for r in runs)
 
 
 def examples_cache(config: AppConfig) -> None:
@@ -344,13 +366,16 @@ class GenerationTab:
         """The GPU part: the validated request, generated. Its arguments pickle (ZeroGPU runs it in a forked
         worker); the pipeline comes from the already loaded model set, so the weights are never copied."""
         pipe = self.models.get(model)
-        return pipe.generate(request, callback=progress_callback(progress), cancel=cancel)
+        return pipe.generate(request, callback=progress_callback(progress, cancel), cancel=cancel)
 
     def _generate(self, model: str, make_request: Callable, suffix: str, preview: Callable, request, progress):
         """Validate once (make_request(limits)), generate, save to the output folder; every failure as one line."""
         flag = None
         try:
-            req = make_request(self.models.limits(model))
+            limits = self.models.limits(model)
+            req = make_request(limits)
+            for line in prompt_notices(limits, req, model):  # a prompt the model has no word of: a toast
+                gr.Warning(line.removeprefix("notice: "))
             self.models.get(model)  # load (once) before any GPU time is asked for
             flag = self.sessions.open(request)
             # A threading.Event cannot reach a ZeroGPU worker: there the Stop button cancels the event itself.
@@ -367,5 +392,6 @@ class GenerationTab:
                 self.sessions.close(request, flag)
         return str(path), shown, out.settings, str(path), out.seed
 
-    def stop(self, request: gr.Request = None) -> None:
-        self.sessions.cancel(request)
+    def stop(self, request: gr.Request = None) -> str:
+        """Stop this session's generations; says the step each had reached."""
+        return stopped_message(self.sessions.cancel(request))

@@ -20,11 +20,9 @@ from mediadiff import validation
 from mediadiff.codecs import pictures
 from mediadiff.codecs.frames import frame_strip, to_uint8
 from mediadiff.core.schedulers import SCHEDULERS
-from mediadiff.validation import MAX_SIDE
 from mediadiff.worlds.shapes import EXAMPLE_PROMPTS
 
 EXAMPLES = list(EXAMPLE_PROMPTS)  # prompts the shipped `shapes` model was trained to follow
-UI_MAX_SIDE = 1024  # the sliders' range; larger sizes are valid through the API (up to MAX_SIDE)
 
 
 def _defaults(limits) -> dict:
@@ -32,15 +30,9 @@ def _defaults(limits) -> dict:
     return validation.video_request(limits, "defaults").settings()
 
 
-def _side_max(limits, d: dict) -> int:
-    """The width/height sliders' top: UI_MAX_SIDE (or the default, if larger) on the VAE's grid."""
-    side = max(min(MAX_SIDE, UI_MAX_SIDE), d["height"], d["width"])
-    return side - side % limits.vae_factor
-
-
 def _slider_updates(limits) -> tuple:
     d, f = _defaults(limits), limits.vae_factor
-    side_max = _side_max(limits, d)
+    side_max = limits.max_side  # the same limit the one-line message names
     return (
         gr.update(maximum=limits.max_frames, value=min(d["frames"], limits.max_frames)),
         gr.update(value=d["fps"]),
@@ -71,9 +63,10 @@ class VideoTab(common.GenerationTab):
         return self._generate(model, make_request, ".mp4", preview, request, progress)
 
     def example(self, prompt):
-        """What a cached example shows: the prompt at the first model's defaults, seed 0."""
+        """What a cached example shows: the prompt at the first model's defaults, seed 0 (so "Random seed" is
+        unticked with it)."""
         unset = None  # each setting takes the model's default when the one request is validated
-        return self.generate(prompt, "", self.models.names[0], *[unset] * 7, False, 0, None, None)
+        return (*self.generate(prompt, "", self.models.names[0], *[unset] * 7, False, 0, None, None), False)
 
     def model_defaults(self, model):
         try:
@@ -93,16 +86,17 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
     first = models.names[0]
     limits = models.limits(first)
     d, f = _defaults(limits), limits.vae_factor
-    side_max = _side_max(limits, d)
+    side_max = limits.max_side  # the same limit the one-line message names
     with gr.Row():
         with gr.Column(scale=1):
-            prompt = gr.Textbox(label="Prompt", placeholder="a red circle moving right", lines=2,
-                                elem_id="video-prompt")
+            prompt = gr.Textbox(EXAMPLES[0], label="Prompt", placeholder="describe the clip, e.g. a red circle "
+                                "moving right", lines=2, elem_id="video-prompt")  # filled: Generate works at once
             negative = gr.Textbox("", label="Negative prompt", placeholder="what to steer away from", lines=1)
             model = gr.Dropdown(models.names, value=first, label="Model")
             with gr.Row():
                 generate = gr.Button("Generate", variant="primary", elem_id="video-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="video-stop")
+            status = gr.Markdown("", elem_id="video-status")
             with gr.Accordion("Settings", open=True):
                 with gr.Row():
                     frames = gr.Slider(1, limits.max_frames, value=min(d["frames"], limits.max_frames), step=1,
@@ -120,12 +114,12 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
                     seed = gr.Number(value=0, precision=0, label="Seed (shows the seed used)")
         with gr.Column(scale=1):
             video = gr.Video(label="Video", autoplay=True, loop=True, height=320, elem_id="video-output")
-            strip = gr.Image(label="Frames", type="numpy", format="png", show_label=True)
+            strip = gr.Image(label="Frames", type="numpy", format="png", show_label=False)  # no label over frame 1
             settings = gr.JSON(label="Settings")
             download = gr.File(label="Download")
     outputs = [video, strip, settings, download, seed]
     gr.Examples(
-        [[p] for p in EXAMPLES], inputs=[prompt], outputs=outputs if config.cache_examples else None,
+        [[p] for p in EXAMPLES], inputs=[prompt], outputs=[*outputs, random_seed] if config.cache_examples else None,
         fn=tab.example if config.cache_examples else None, cache_examples=bool(config.cache_examples),
         cache_mode="lazy" if config.cache_examples == "lazy" else "eager", label="Examples",
         api_name="video_example",
@@ -133,8 +127,10 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
     inputs = [prompt, negative, model, frames, fps, width, height, steps, guidance, scheduler, random_seed, seed]
     # preprocess=False: values reach mediadiff.validation as sent, so the API gets the CLI's messages, not Gradio's.
     event = gr.on([generate.click, prompt.submit], tab.generate, inputs, outputs, api_name="generate_video",
-                  preprocess=False, concurrency_id=common.GENERATE_QUEUE, concurrency_limit=config.concurrency)
-    stop.click(tab.stop, None, None, cancels=[event], queue=False, api_name="stop_video")
+                  preprocess=False, concurrency_id=common.GENERATE_QUEUE, concurrency_limit=config.concurrency,
+                  show_progress_on=[video])  # one progress bar, over the player
+    generate.click(lambda: "", None, status, queue=False, api_visibility="private")
+    stop.click(tab.stop, None, status, cancels=[event], queue=False, api_name="stop_video")
     model.change(tab.model_defaults, [model], [frames, fps, width, height, steps, guidance, scheduler],
                  queue=False, api_name="video_model_defaults", api_visibility="private")
     return common.Tab(tab.generate, event, dict(zip(["prompt", "negative", "model", "frames", "fps", "width",

@@ -49,6 +49,13 @@ class Limits:
     denoiser: str = ""  # the UNet's class name: which window methods apply
 
     @property
+    def max_side(self) -> int:
+        """The largest frame side this model takes: four times its trained side (at most MAX_SIDE), on the VAE's
+        grid. What a model makes far past its size is noise; the app's sliders and the CLI's rule both use this."""
+        side = min(MAX_SIDE, 4 * max(int(self.defaults.get("height", 256)), int(self.defaults.get("width", 256))))
+        return max(side - side % self.vae_factor, 8 * self.vae_factor)
+
+    @property
     def window(self) -> float:
         """The length one window of the denoiser covers: its default clip (frames) or sound (seconds)."""
         if self.modality == "video":
@@ -206,10 +213,11 @@ def check_seed(seed) -> int | None:
     return check_int("seed", seed, 0, MAX_SEED)
 
 
-def check_side(param: str, value, factor: int) -> int:
-    """A frame side that the VAE can produce: a multiple of its downsampling factor."""
-    rule = f"must be a multiple of {factor} from {factor} to {MAX_SIDE} (e.g. {factor * 8}, {factor * 16}, {factor * 32})"
-    side = check_int(param, value, factor, MAX_SIDE, rule)
+def check_side(param: str, value, factor: int, most: int = MAX_SIDE) -> int:
+    """A frame side that the VAE can produce: a multiple of its downsampling factor, at most `most`."""
+    examples = ", ".join(str(k * factor) for k in (8, 16, 32) if k * factor <= most)
+    rule = f"must be a multiple of {factor} from {factor} to {most} (this model's limit; e.g. {examples})"
+    side = check_int(param, value, factor, most, rule)
     if side % factor:
         raise ValidationError(param, side, rule)  # the parsed number, as every other rule reports it
     return side
@@ -371,8 +379,9 @@ def video_request(
     if image_at is not None and image is None:
         raise ValidationError("image_at", image_at, "needs --image FILE: the frame it places")
     fps = check_int("fps", d.get("fps", 8) if fps is None else fps, 1, 60)
-    height = check_side("height", d.get("height", 256) if height is None else height, limits.vae_factor)
-    width = check_side("width", d.get("width", 256) if width is None else width, limits.vae_factor)
+    height = check_side("height", d.get("height", 256) if height is None else height, limits.vae_factor,
+                        limits.max_side)
+    width = check_side("width", d.get("width", 256) if width is None else width, limits.vae_factor, limits.max_side)
     init = read_input("init", init, "video", fps)
     continuation = read_input("continue", continue_from, "video", fps)
     image = read_input("image", image, "image", fps)

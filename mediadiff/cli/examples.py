@@ -60,8 +60,11 @@ def run(args) -> int:
         requests = [validation.audio_request(model.limits, p, seconds=args.seconds, seed=seed, **given)
                     for p in prompts]
     strip = check_int("strip", args.strip, 1, 64)
+    import numpy as np
+
     from ..codecs import pictures
     from ..codecs.frames import frame_strip, to_uint8
+    from ..codecs.mel import bin_frequencies
     from ..libraries import quiet_libraries
     from ..pipelines import AudioPipeline, VideoPipeline
 
@@ -73,12 +76,16 @@ def run(args) -> int:
         out = pipe.generate(request)
         if args.modality == "video":
             rows.append(pictures.label(frame_strip(to_uint8(out.frames[0]), strip), prompt))  # (14 + H, nW, 3)
-        else:
-            rows.append(out.mel[0])  # (T, M)
+        else:  # the spectrogram with its axes, titled by its prompt
+            seconds = out.waveforms.shape[1] / out.sample_rate
+            rows.append(pictures.spectrogram_figure(out.mel[0], seconds, bin_frequencies(pipe.mel_config), prompt))
         if args.media_dir:
             Path(args.media_dir).mkdir(parents=True, exist_ok=True)
             saved += out.save(Path(args.media_dir) / f"example-{i + 1}{'.mp4' if args.modality == 'video' else '.wav'}")
-    image = pictures.stack_rows(rows, gap=0) if args.modality == "video" else pictures.spectrogram_rows(rows)
+    if args.modality == "audio":  # rows of one width: each sound's figure padded on the right with white
+        width = max(r.shape[1] for r in rows)
+        rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    image = pictures.stack_rows(rows, gap=0)
     path = pictures.write_png(args.output, image)
     emit(args, {"picture": str(path), "prompts": prompts, "seed": seed, "outputs": [str(p) for p in saved]},
          f"wrote {path} ({len(prompts)} prompts, seed {seed})")

@@ -92,6 +92,17 @@ def _limits(args, modality: str):
     return output, model, model.limits
 
 
+def notice_unknown_words(args, limits, request, model) -> None:
+    """One notice line (stderr, not an error) for each prompt a world-trained model has no word of."""
+    import sys
+
+    from ..worlds import prompt_notices
+
+    for line in prompt_notices(limits, request, model.source):
+        if not args.quiet:
+            print(line, file=sys.stderr)
+
+
 def _load(cls, args, model):
     from ..libraries import quiet_libraries
 
@@ -154,6 +165,9 @@ def run_video(args) -> int:
                                        **_media(args))
     validation.check_cache_with(args.speed["cache_steps"], request)
     track, audio_model, request = _soundtrack(args, request, output)
+    notice_unknown_words(args, limits, request, model)
+    if track is not None and track.request is not None:
+        notice_unknown_words(args, audio_model.limits, track.request, audio_model)
     from ..pipelines import AudioPipeline, VideoPipeline  # torch and diffusers load only once the request is valid
     from ..pipelines.soundtrack import add_sound
 
@@ -182,6 +196,7 @@ def run_audio(args) -> int:
                                        steps=args.steps, guidance=args.guidance, scheduler=args.scheduler,
                                        seed=args.seed, num_outputs=args.num_outputs, **_media(args))
     validation.check_cache_with(args.speed["cache_steps"], request)
+    notice_unknown_words(args, limits, request, model)
     from ..pipelines import AudioPipeline
 
     # 2. Generate that request, then write the file.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..checkpoints import load_checkpoint
+from ..worlds import WORLDS, understood
 from .common import emit
 
 
@@ -36,7 +37,8 @@ def describe(model: str, allow_pickle: bool = False) -> dict:
     return {"model": model, "path": str(ckpt.path), "pipeline": ckpt.class_name, "layout": ckpt.layout.name,
             "modality": ckpt.layout.modality, "components": parts, "vae_factor": limits.vae_factor,
             "max_frames": limits.max_frames or None, "max_seconds": limits.max_seconds or None,
-            "defaults": {k: v for k, v in limits.defaults.items() if k != "name"}}
+            "defaults": {k: v for k, v in limits.defaults.items() if k != "name"},
+            "understands": understood(limits.defaults["world"]) if limits.defaults.get("world") in WORLDS else None}
 
 
 def run(args) -> int:
@@ -49,5 +51,8 @@ def run(args) -> int:
     limit = f"max frames {info['max_frames']}" if info["modality"] == "video" else f"max seconds {info['max_seconds']}"
     lines.append(f"  VAE factor {info['vae_factor']}, {limit}")
     lines.append("  defaults: " + ", ".join(f"{k}={v}" for k, v in info["defaults"].items() if k != "mel"))
+    if info["understands"]:  # a model trained on a procedural world: the words its prompts may use
+        lines.append(f"  understands ({info['defaults']['world']} world; other words are ignored):")
+        lines += [f"    {k}: {', '.join(v)}" for k, v in info["understands"].items()]
     emit(args, info, "\n".join(lines))
     return 0

@@ -43,6 +43,14 @@ def _mel_transform(cfg: MelConfig) -> torchaudio.transforms.MelSpectrogram:
     )
 
 
+def bin_frequencies(cfg: MelConfig) -> np.ndarray:
+    """Each mel bin's centre in Hz (n_mels,), low to high: where its triangular filter peaks."""
+    fbanks = torchaudio.functional.melscale_fbanks(cfg.n_fft // 2 + 1, cfg.f_min, cfg.f_max, cfg.n_mels,
+                                                   cfg.sample_rate, norm="slaney", mel_scale="slaney")  # (F, M)
+    hz = np.linspace(0, cfg.sample_rate / 2, cfg.n_fft // 2 + 1)
+    return hz[fbanks.argmax(dim=0).numpy()]
+
+
 def log_mel(wave: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
     """Waveform (B, samples) -> natural-log magnitude mel (B, T, n_mels), HiFi-GAN's input convention."""
     mel = _mel_transform(cfg).to(wave.device)(wave)  # (B, n_mels, T)
@@ -78,6 +86,16 @@ def griffin_lim(mel: torch.Tensor, cfg: MelConfig, n_iter: int = 32) -> torch.Te
     )
     wave = gl(linear)  # (B, (T-1)*hop): centred frames cover one hop less than a vocoder's output
     return torch.nn.functional.pad(wave, (0, magnitude.shape[-1] * cfg.hop_length - wave.shape[-1]))
+
+
+PEAK_CEILING = 0.98  # every generated waveform's peak stays at or below this (16-bit full scale is 1.0)
+
+
+def limit_peak(wave: np.ndarray, ceiling: float = PEAK_CEILING) -> np.ndarray:
+    """Waveforms (..., samples) whose peak passes `ceiling` scaled down to it as a whole (peak normalisation: no
+    clipped samples, no change to the rest)."""
+    peak = np.abs(wave).max(axis=-1, keepdims=True)  # (..., 1)
+    return (wave * np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))).astype(wave.dtype)
 
 
 def write_wav(path: str | Path, wave: np.ndarray, sample_rate: int, settings: dict | None = None) -> Path:

@@ -28,6 +28,43 @@ def spectrogram(log_mel: np.ndarray) -> np.ndarray:
     return colourise((db.T[::-1] - (db.max() - DB_RANGE)) / DB_RANGE)  # (M, T, 3)
 
 
+def _text(draw, xy, text, anchor="la"):
+    draw.text(xy, text, fill=(0, 0, 0), anchor=anchor)
+
+
+def spectrogram_figure(log_mel: np.ndarray, seconds: float, bin_hz: np.ndarray, title: str = "",
+                       scale: int = 2) -> np.ndarray:
+    """A spectrogram (T, M) with axes: seconds along the bottom, Hz up the side (mel-spaced bins, labelled at
+    round frequencies), an optional title above; uint8 RGB."""
+    from PIL import Image, ImageDraw
+
+    body = spectrogram(log_mel).repeat(scale, 0).repeat(scale, 1)  # (M*s, T*s, 3)
+    h, w = body.shape[:2]
+    left, bottom, top = 40, 16, 14 if title else 4
+    canvas = Image.new("RGB", (left + w + 6, top + h + bottom), (255, 255, 255))
+    canvas.paste(Image.fromarray(body), (left, top))
+    draw = ImageDraw.Draw(canvas)
+    m, last = len(bin_hz), None
+    for hz in (100, 250, 500, 1000, 2000, 4000, 8000, 16000):
+        if bin_hz[0] <= hz <= bin_hz[-1]:
+            y = top + h - (np.interp(hz, bin_hz, np.arange(m)) + 0.5) * scale  # low frequencies at the bottom
+            if last is not None and last - y < 11:
+                continue  # too close to the tick below it to read
+            draw.line([(left - 3, y), (left, y)], fill=(0, 0, 0))
+            _text(draw, (left - 4, y), f"{hz / 1000:g}k" if hz >= 1000 else str(hz), "rm")
+            last = y
+    _text(draw, (2, top), "Hz")
+    step = next(s for s in (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60) if seconds / s <= 10)
+    for k in range(int(seconds / step + 1e-9) + 1):
+        x = left + k * step / seconds * w
+        draw.line([(x, top + h), (x, top + h + 3)], fill=(0, 0, 0))
+        _text(draw, (x, top + h + 3), f"{k * step:g}", "ma")
+    _text(draw, (2, top + h + 3), "sec")
+    if title:
+        _text(draw, (left, 1), title)
+    return np.asarray(canvas)
+
+
 def upscale(image: np.ndarray, min_height: int) -> np.ndarray:
     """Nearest-neighbour enlargement by a whole factor, so tiny pictures stay visible (and crisp)."""
     k = max(1, -(-min_height // image.shape[0]))

@@ -9,7 +9,7 @@ import torch
 import torchaudio
 
 from .. import validation
-from ..codecs.mel import LOG_FLOOR, MelConfig, decode_mel, griffin_lim, log_mel, vocode
+from ..codecs.mel import LOG_FLOOR, PEAK_CEILING, MelConfig, decode_mel, griffin_lim, limit_peak, log_mel, vocode
 from ..core.sampling import CancelFlag, StepCallback
 from ..validation import AudioRequest
 from .base import Given, MediaPipeline, Timer, seed_or_generator, windows_for
@@ -101,7 +101,10 @@ class AudioPipeline(MediaPipeline):
             wave = join(given_wave, wave, overlap)
             head = log_mel_of(given_wave[: len(given_wave) - overlap], mel)  # (T', M): the given part, analysed
             spectrum = np.concatenate([np.repeat(head[None], len(spectrum), 0), spectrum], axis=1)
-        settings = self.base_settings(request, used_seed) | {"sample_rate": mel.sample_rate}
+        # 6. Inside full scale: a waveform that peaks past the ceiling is scaled down to it (never clipped).
+        wave = limit_peak(wave)
+        settings = self.base_settings(request, used_seed) | {"sample_rate": mel.sample_rate,
+                                                             "peak_ceiling": PEAK_CEILING}
         return AudioOutput(wave, mel.sample_rate, spectrum, used_seed, settings, timer.stages)
 
     @staticmethod

@@ -11,6 +11,7 @@ import torch
 from ..checkpoints import limits_for, save_checkpoint
 from ..checkpoints.loading import MINILM_REFERENCE, read_json
 from ..errors import MediadiffError
+from ..worlds import WORLDS
 from . import stages as st
 from .data import Prepared, caption_bank, load_or_build, mel_config, minilm, reversed_captions
 from .loop import final_dir, read_trainer_state, save_model, stage_dir, train
@@ -84,6 +85,8 @@ def defaults_of(cfg: dict) -> dict:
     d.pop("text_sentence_token", None)  # only what the denoiser was trained with, never a `defaults:` override
     if cfg["text"]["sentence_token"]:
         d["text_sentence_token"] = True
+    if cfg["data"]["world"] in WORLDS:
+        d["world"] = cfg["data"]["world"]  # what its prompts may say: `mediadiff info`, the unknown-words notice
     if cfg["modality"] == "audio":
         d.setdefault("seconds", float(cfg["data"]["seconds"]))
         d.setdefault("max_seconds", 2 * float(cfg["data"]["seconds"]))

@@ -404,3 +404,13 @@ def _held_out_prompts() -> list[tuple[str, ShapeSpec]]:
 def eval_prompts(split: str) -> list[tuple[str, ShapeSpec]]:
     """Evaluation prompts with true specs, of one split of `worlds.SPLITS`."""
     return split_prompts(split, _grammar_prompts, _held_out_prompts, _PARAPHRASES)
+
+
+def understood() -> dict[str, tuple[str, ...]]:
+    """What a model trained on this world understands, by attribute: the caption parser's words and phrases."""
+    return {"colours": tuple(COLOURS), "shapes": tuple(_WORD_TO_SHAPE),
+            "motions": tuple(dict.fromkeys([*_DIRECTION_TO_MOTION, *(p for p, _ in _PHRASE_TO_MOTION)])),
+            "sizes": tuple(_WORD_TO_SIZE), "speeds": SPEEDS, "backgrounds": tuple(BACKGROUNDS)}
+
+
+SUMMARY = {"colours": tuple(COLOURS), "shapes": SHAPES, "motions": MOTIONS}  # what a notice lists

@@ -660,3 +660,12 @@ def _held_out_prompts() -> list[tuple[str, ToneSpec]]:
 def eval_prompts(split: str) -> list[tuple[str, ToneSpec]]:
     """Evaluation prompts with true specs, of one split of `worlds.SPLITS`."""
     return split_prompts(split, _grammar_prompts, _held_out_prompts, _PARAPHRASES)
+
+
+def understood() -> dict[str, tuple[str, ...]]:
+    """What a model trained on this world understands, by attribute: the caption parser's words."""
+    return {"patterns": tuple(dict.fromkeys([*_WORD_PATTERN, *sorted(_WORD_STEADY)])), "pitches": tuple(_WORD_PITCH),
+            "timbres": tuple(_WORD_TIMBRE), "counts": tuple(_WORD_COUNT), "loudness": tuple(_WORD_LOUD)}
+
+
+SUMMARY = {"patterns": PATTERNS, "pitches": PITCHES, "timbres": TIMBRES}  # what a notice lists
