@@ -63,10 +63,9 @@ class VideoTab(common.GenerationTab):
         return self._generate(model, make_request, ".mp4", preview, request, progress)
 
     def example(self, prompt):
-        """What a cached example shows: the prompt at the first model's defaults, seed 0 (so "Random seed" is
-        unticked with it)."""
+        """What a cached example shows: the prompt at the first model's defaults, seed 0."""
         unset = None  # each setting takes the model's default when the one request is validated
-        return (*self.generate(prompt, "", self.models.names[0], *[unset] * 7, False, 0, None, None), False)
+        return self.generate(prompt, "", self.models.names[0], *[unset] * 7, False, 0, None, None)
 
     def model_defaults(self, model):
         try:
@@ -118,12 +117,15 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
             settings = gr.JSON(label="Settings")
             download = gr.File(label="Download")
     outputs = [video, strip, settings, download, seed]
-    gr.Examples(
-        [[p] for p in EXAMPLES], inputs=[prompt], outputs=[*outputs, random_seed] if config.cache_examples else None,
+    examples = gr.Examples(
+        [[p] for p in EXAMPLES], inputs=[prompt], outputs=outputs if config.cache_examples else None,
         fn=tab.example if config.cache_examples else None, cache_examples=bool(config.cache_examples),
         cache_mode="lazy" if config.cache_examples == "lazy" else "eager", label="Examples",
         api_name="video_example",
     )
+    if config.cache_examples:  # a cached example shows its seed 0: "Random seed" is unticked with it
+        examples.dataset.click(lambda: False, None, random_seed, queue=False, api_name="video_example_seed",
+                               api_visibility="private")
     inputs = [prompt, negative, model, frames, fps, width, height, steps, guidance, scheduler, random_seed, seed]
     # preprocess=False: values reach mediadiff.validation as sent, so the API gets the CLI's messages, not Gradio's.
     event = gr.on([generate.click, prompt.submit], tab.generate, inputs, outputs, api_name="generate_video",

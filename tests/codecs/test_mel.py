@@ -37,3 +37,27 @@ def test_wav_has_rate_length_and_settings(tmp_path):
     assert sr == 16000 and len(data) == 16000 and sf.info(path).subtype == "PCM_16"
     assert read_wav_settings(path) == settings
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_limit_peak_scales_only_waveforms_past_the_ceiling():
+    from mediadiff.codecs.mel import PEAK_CEILING, limit_peak
+
+    t = np.linspace(0, 1, 1600, dtype=np.float32)
+    loud, quiet = 1.4 * np.sin(40 * t), 0.5 * np.sin(40 * t)
+    out = limit_peak(np.stack([loud, quiet]))
+    assert np.isclose(np.abs(out[0]).max(), PEAK_CEILING)
+    assert np.allclose(out[0], loud * PEAK_CEILING / np.abs(loud).max())  # scaled as a whole
+    assert np.array_equal(out[1], quiet)  # under the ceiling: untouched
+
+
+def test_spectrogram_figure_has_labelled_axes():
+    from mediadiff.codecs import pictures
+    from mediadiff.codecs.mel import MelConfig, bin_frequencies
+
+    cfg = MelConfig(n_mels=48, hop_length=256)
+    hz = bin_frequencies(cfg)
+    assert hz[0] > 0 and np.all(np.diff(hz) > 0) and hz[-1] <= cfg.f_max
+    image = pictures.spectrogram_figure(np.zeros((250, 48)), 4.0, hz, "a title", scale=2)
+    assert image.shape[0] > 2 * 48 and image.shape[1] > 2 * 250  # margins around the 2x body
+    assert (image[:, :35].min(axis=2) < 100).any()  # tick labels left of it (Hz)
+    assert (image[-14:].min(axis=2) < 100).any()  # and under it (seconds)
