@@ -45,7 +45,7 @@ def build_demo(video_pipe=None, audio_pipe=None, *, video_models: dict | None = 
     def tabs(store: common.OutputStore) -> None:
         with gr.Tabs():
             with gr.Tab("Video", id="video"):
-                video_app.build_tab(video, store, config, sessions)
+                video_app.build_tab(video, store, config, sessions, audio_models=audio)
             with gr.Tab("Audio", id="audio"):
                 audio_app.build_tab(audio, store, config, sessions)
 

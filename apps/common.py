@@ -368,8 +368,10 @@ class GenerationTab:
         pipe = self.models.get(model)
         return pipe.generate(request, callback=progress_callback(progress, cancel), cancel=cancel)
 
-    def _generate(self, model: str, make_request: Callable, suffix: str, preview: Callable, request, progress):
-        """Validate once (make_request(limits)), generate, save to the output folder; every failure as one line."""
+    def _generate(self, model: str, make_request: Callable, suffix: str, preview: Callable, request, progress,
+                  finish: Callable | None = None):
+        """Validate once (make_request(limits)), generate, `finish(output, cancel)` it (a clip's soundtrack), save
+        to the output folder; every failure as one line."""
         flag = None
         try:
             limits = self.models.limits(model)
@@ -380,6 +382,8 @@ class GenerationTab:
             flag = self.sessions.open(request)
             # A threading.Event cannot reach a ZeroGPU worker: there the Stop button cancels the event itself.
             out = self._run(model, req, progress, None if self.zero_gpu else flag)
+            if finish is not None:
+                out = finish(out, None if self.zero_gpu else flag)
             path = self.store.new_path(self.modality, suffix)
             out.save(path)
             shown = preview(out)

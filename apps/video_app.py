@@ -19,7 +19,10 @@ from apps import common
 from mediadiff import validation
 from mediadiff.codecs import pictures
 from mediadiff.codecs.frames import frame_strip, to_uint8
+from mediadiff.core.noise import draw_seed
+from mediadiff.errors import ValidationError
 from mediadiff.core.schedulers import SCHEDULERS
+from mediadiff.pipelines.soundtrack import add_sound
 from mediadiff.worlds.shapes import EXAMPLE_PROMPTS
 
 EXAMPLES = list(EXAMPLE_PROMPTS)  # prompts the shipped `shapes` model was trained to follow
@@ -49,18 +52,44 @@ class VideoTab(common.GenerationTab):
 
     modality = "video"
 
+    def __init__(self, *args, audio_models: common.ModelSet | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.audio_models = audio_models  # for "With sound": the audio tab's models
+
     def generate(self, prompt, negative_prompt, model, frames, fps, width, height, steps, guidance, scheduler,
-                 random_seed, seed, request: gr.Request = None, progress=gr.Progress()):
-        """Validate with the CLI's rules, generate, save to the output folder; errors as one line."""
+                 random_seed, seed, with_sound=False, sound_prompt="", audio_model=None,
+                 request: gr.Request = None, progress=gr.Progress()):
+        """Validate with the CLI's rules (the soundtrack's too), generate, save to the output folder; errors as one
+        line."""
+        track = {}
+
         def make_request(limits):
-            return validation.video_request(limits, prompt, negative_prompt, frames=frames, fps=fps, height=height,
-                                            width=width, steps=steps, guidance=guidance, scheduler=scheduler,
-                                            seed=None if random_seed else seed, num_outputs=1)
+            sound = bool(with_sound)
+            chosen = None if random_seed else seed
+            req = validation.video_request(limits, prompt, negative_prompt, frames=frames, fps=fps, height=height,
+                                           width=width, steps=steps, guidance=guidance, scheduler=scheduler,
+                                           seed=chosen if chosen is not None or not sound else draw_seed(),
+                                           num_outputs=1)
+            if sound:
+                if not self.audio_models:
+                    raise ValidationError("with_sound", with_sound, "needs an audio model in the app")
+                name = audio_model or self.audio_models.names[0]
+                audio_limits = self.audio_models.limits(name)
+                track["track"] = validation.soundtrack(req, limits=audio_limits, source=name,
+                                                       prompt=(sound_prompt or "").strip() or None)
+                track["audio"] = name
+            return req
+
+        def finish(out, cancel):
+            if not track:
+                return out
+            audio = self.audio_models.get(track["audio"])
+            return add_sound(out, track["track"], audio, cancel=cancel)
 
         def preview(out):
             return pictures.upscale(frame_strip(to_uint8(out.frames[0])), 96)
 
-        return self._generate(model, make_request, ".mp4", preview, request, progress)
+        return self._generate(model, make_request, ".mp4", preview, request, progress, finish)
 
     def example(self, prompt):
         """What a cached example shows: the prompt at the first model's defaults, seed 0."""
@@ -75,9 +104,10 @@ class VideoTab(common.GenerationTab):
 
 
 def build_tab(models: common.ModelSet, store: common.OutputStore, config: common.AppConfig,
-              sessions: common.Sessions | None = None) -> common.Tab:
-    """The video tab's components and events, inside the current gr.Blocks (or gr.Tab)."""
-    tab = VideoTab(models, store, config, sessions)
+              sessions: common.Sessions | None = None, audio_models: common.ModelSet | None = None) -> common.Tab:
+    """The video tab's components and events, inside the current gr.Blocks (or gr.Tab); with `audio_models`, a
+    "With sound" option."""
+    tab = VideoTab(models, store, config, sessions, audio_models=audio_models)
     if not models:
         gr.Markdown("**No video model is loaded.** Start the app with `mediadiff serve --video-model FOLDER` "
                     "(a mediadiff, ModelScope or AnimateDiff pipeline folder, or a preset name).")
@@ -111,6 +141,13 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
                 with gr.Row():
                     random_seed = gr.Checkbox(value=True, label="Random seed")
                     seed = gr.Number(value=0, precision=0, label="Seed (shows the seed used)")
+            sound_inputs = []
+            if audio_models:
+                with gr.Accordion("Sound", open=False):
+                    with_sound = gr.Checkbox(value=False, label="With sound", elem_id="video-with-sound")
+                    sound_prompt = gr.Textbox("", label="Sound prompt", placeholder="blank: the video prompt")
+                    audio_model = gr.Dropdown(audio_models.names, value=audio_models.names[0], label="Audio model")
+                sound_inputs = [with_sound, sound_prompt, audio_model]
         with gr.Column(scale=1):
             video = gr.Video(label="Video", autoplay=True, loop=True, height=320, elem_id="video-output")
             strip = gr.Image(label="Frames", type="numpy", format="png", show_label=False)  # no label over frame 1
@@ -126,7 +163,8 @@ def build_tab(models: common.ModelSet, store: common.OutputStore, config: common
     if config.cache_examples:  # a cached example shows its seed 0: "Random seed" is unticked with it
         examples.dataset.click(lambda: False, None, random_seed, queue=False, api_name="video_example_seed",
                                api_visibility="private")
-    inputs = [prompt, negative, model, frames, fps, width, height, steps, guidance, scheduler, random_seed, seed]
+    inputs = [prompt, negative, model, frames, fps, width, height, steps, guidance, scheduler, random_seed, seed,
+              *sound_inputs]
     # preprocess=False: values reach mediadiff.validation as sent, so the API gets the CLI's messages, not Gradio's.
     event = gr.on([generate.click, prompt.submit], tab.generate, inputs, outputs, api_name="generate_video",
                   preprocess=False, concurrency_id=common.GENERATE_QUEUE, concurrency_limit=config.concurrency,

@@ -15,7 +15,7 @@ from apphelpers import REPO
 
 CHROMIUM = os.environ.get("MEDIADIFF_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
+        "--no-first-run", "--autoplay-policy=no-user-gesture-required"]  # the player autoplays, with its sound
 ARTIFACTS = REPO / "test-artifacts"
 PLAYS = """sel => { const m = document.querySelector(sel); return !!m && !!m.currentSrc && m.duration > 0; }"""
 
@@ -69,6 +69,19 @@ def test_video_then_audio_play_in_chromium(page, server):
     both.paste(shots[0], (0, 0))
     both.paste(shots[1], (shots[0].width, 0))
     both.save(ARTIFACTS / "app.png")
+
+
+def test_video_with_sound_plays_its_sound_in_chromium(page, server):
+    """Tick "With sound": the MP4 the page plays carries audio that Chromium decodes."""
+    page.get_by_role("tab", name="Video").click()
+    page.get_by_text("Sound", exact=True).first.click()  # open the accordion
+    page.locator("#video-with-sound input").check()
+    played = _generate(page, "video", "a blue square growing", "video")
+    assert played["duration"] > 0 and played["error"] is None
+    page.wait_for_function("sel => { const m = document.querySelector(sel); m.muted = false; m.play(); "
+                           "return m.webkitAudioDecodedByteCount > 0; }", arg="#video-output video", timeout=30_000)
+    page.locator("#video-with-sound input").uncheck()
+    assert page.errors == []
 
 
 def test_bad_input_shows_the_one_line_error_in_the_page(page, server):

@@ -260,3 +260,20 @@ def test_model_menu_change_resets_the_sliders_to_that_models_rules(server, app_p
     frames, fps, width, height, steps, guidance, scheduler = tab.model_defaults(name)
     assert frames["maximum"] == app_pipes[0].limits.max_frames and width["step"] == height["step"] == 2
     assert (width["value"], height["value"], steps["value"]) == (32, 32, 4) and scheduler["value"] == "dpm++"
+
+
+def test_video_with_sound_is_one_mp4_with_both_streams_and_both_settings(server):
+    import subprocess
+
+    import imageio_ffmpeg
+
+    args = (*video_args(server, "a red circle", seed=4, frames=8), True, "three beeps", server.audio_model)
+    path, _, settings, _, seed = server.client().predict(*args, api_name="/generate_video")
+    assert seed == 4 and settings["sound"]["seed"] == 4 and settings["sound"]["prompt"] == "three beeps"
+    assert settings["sound"]["seconds"] == 1.0  # 8 frames at 8 fps
+    info = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", path], capture_output=True,
+                          text=True).stderr
+    assert "Video: h264" in info and "Audio: aac" in info, info
+    random = server.client().predict(*video_args(server, "a red circle", frames=8), True, "", server.audio_model,
+                                     api_name="/generate_video")
+    assert random[2]["sound"]["seed"] == random[4] and random[2]["sound"]["prompt"] == "a red circle"
