@@ -19,7 +19,6 @@ from apps import common
 from mediadiff import validation
 from mediadiff.codecs import pictures
 from mediadiff.codecs.frames import frame_strip, to_uint8
-from mediadiff.core.noise import draw_seed
 from mediadiff.errors import ValidationError
 from mediadiff.core.schedulers import SCHEDULERS
 from mediadiff.pipelines.soundtrack import add_sound
@@ -64,19 +63,16 @@ class VideoTab(common.GenerationTab):
         track = {}
 
         def make_request(limits):
-            sound = bool(with_sound)
-            chosen = None if random_seed else seed
             req = validation.video_request(limits, prompt, negative_prompt, frames=frames, fps=fps, height=height,
                                            width=width, steps=steps, guidance=guidance, scheduler=scheduler,
-                                           seed=chosen if chosen is not None or not sound else draw_seed(),
-                                           num_outputs=1)
-            if sound:
+                                           seed=None if random_seed else seed, num_outputs=1)
+            if with_sound:
                 if not self.audio_models:
                     raise ValidationError("with_sound", with_sound, "needs an audio model in the app")
                 name = audio_model or self.audio_models.names[0]
                 audio_limits = self.audio_models.limits(name)
-                track["track"] = validation.soundtrack(req, limits=audio_limits, source=name,
-                                                       prompt=(sound_prompt or "").strip() or None)
+                req, track["track"] = validation.soundtrack(req, limits=audio_limits, source=name,
+                                                            prompt=(sound_prompt or "").strip() or None)
                 track["audio"] = name
             return req
 

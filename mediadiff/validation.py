@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from .core import MAX_SEED
+from .core import MAX_SEED, draw_seed
 from .core.schedulers import scheduler_name
 from .errors import ValidationError
 
@@ -460,19 +460,19 @@ class Soundtrack:
 
 
 def soundtrack(video: VideoRequest, output: Path | None = None, *, limits: Limits | None = None, source: str = "",
-               prompt=None, file=None) -> Soundtrack:
-    """The soundtrack of a validated clip request whose seed is drawn: from the audio model with these `limits`
-    (named `source`) and `prompt` (default the clip's, a travel schedule moved from frames to seconds), or the given
-    sound `file`."""
+               prompt=None, file=None) -> tuple[VideoRequest, Soundtrack]:
+    """The soundtrack of a validated clip request: from the audio model with these `limits` (named `source`) and
+    `prompt` (default the clip's, a travel schedule moved from frames to seconds), or the given sound `file`. One
+    seed for both: a clip without one gets it drawn here; returns the clip's request with it, and the track."""
     if output is not None and output.suffix.lower() != ".mp4":
         raise ValidationError("sound", str(output), "needs an .mp4 output (GIF and PNG frames carry no sound)")
     if video.seed is None:
-        raise ValidationError("seed", None, "must be drawn before the soundtrack is validated (one seed for both)")
+        video = replace(video, seed=draw_seed())
     seconds = video.output_frames / video.fps
     if file is not None:
         if prompt is not None:
             raise ValidationError("sound_file", str(file), "is the soundtrack itself: give it or --sound, not both")
-        return Soundtrack(seconds, file=read_input("sound_file", file, "audio"))
+        return video, Soundtrack(seconds, file=read_input("sound_file", file, "audio"))
     if limits.modality != "audio":
         raise ValidationError("audio_model", source, f"is a {limits.modality} model; the soundtrack needs an audio "
                                                      "model")
@@ -480,7 +480,7 @@ def soundtrack(video: VideoRequest, output: Path | None = None, *, limits: Limit
         prompt = video.prompt if video.schedule is None else \
             " | ".join(f"{k / video.fps:g}: {text}" for k, text in video.schedule)
     request = audio_request(limits, prompt, seconds=seconds, seed=video.seed, num_outputs=video.num_outputs)
-    return Soundtrack(seconds, request=request)
+    return video, Soundtrack(seconds, request=request)
 
 
 def check_cache_with(cache_steps: int, request: Request) -> None:

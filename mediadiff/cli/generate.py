@@ -121,8 +121,8 @@ def _generate(cls, args, model, request):
 
 
 def _soundtrack(args, request, output):
-    """--sound / --sound-file checked once with the clip (its seed drawn here, one for both); None without them.
-    Returns the validated soundtrack and the resolved audio model (None for a given file)."""
+    """--sound / --sound-file checked once with the clip (one seed for both); Nones without them. Returns the
+    validated soundtrack, the resolved audio model (None for a given file) and the clip's request with its seed."""
     if args.audio_model is not None and args.sound is None:
         raise ValidationError("audio_model", args.audio_model, "needs --sound")
     if args.sound is None and args.sound_file is None:
@@ -130,18 +130,12 @@ def _soundtrack(args, request, output):
     if args.sound is not None and args.sound_file is not None:
         raise ValidationError("sound_file", args.sound_file, "is the soundtrack itself: give it or "
                                                                         "--sound, not both")
-    if request.seed is None:
-        from dataclasses import replace
-
-        from ..core.noise import draw_seed
-
-        request = replace(request, seed=draw_seed())  # one seed drawn, for the clip and its sound
     model = None
     if args.sound_file is None:
         model = resolve_limits(args.audio_model or default_model("audio"))
-    track = validation.soundtrack(request, output, limits=None if model is None else model.limits,
-                                  source="" if model is None else model.source,
-                                  prompt=args.sound or None, file=args.sound_file)
+    request, track = validation.soundtrack(request, output, limits=None if model is None else model.limits,
+                                           source="" if model is None else model.source,
+                                           prompt=args.sound or None, file=args.sound_file)
     return track, model, request
 
 

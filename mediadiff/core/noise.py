@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import random
 
 import torch
 from diffusers.utils.torch_utils import randn_tensor
 
-from . import MAX_SEED
-
-
-def draw_seed() -> int:
-    """A fresh random seed, recorded with the output so that the run can be replayed."""
-    return random.SystemRandom().randint(0, MAX_SEED)
+from . import draw_seed
 
 
 def make_generator(seed: int | None) -> tuple[torch.Generator, int]:

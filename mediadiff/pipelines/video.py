@@ -6,8 +6,9 @@ import numpy as np
 import torch
 
 from .. import validation
+from ..checkpoints import resolve_limits
+from ..checkpoints.presets import default_model
 from ..codecs.frames import decode_video
-from ..core.noise import draw_seed
 from ..core.sampling import CancelFlag, StepCallback
 from ..errors import ValidationError
 from ..validation import VideoRequest
@@ -47,24 +48,26 @@ class VideoPipeline(MediaPipeline):
         if wants_sound and generator is not None:
             raise ValidationError("seed", "a torch.Generator", "must be an integer or None with a soundtrack (one "
                                                               "seed for the clip and its sound)")
-        if wants_sound and seed is None:
-            seed = draw_seed()  # one seed for both halves
         request = self.request(prompt, negative_prompt, frames=frames, height=height, width=width, fps=fps,
                                steps=steps, guidance=guidance, scheduler=scheduler, seed=seed,
                                num_outputs=num_outputs, **media)
-        track, audio = None, None
-        if wants_sound:
-            if sound_file is None:
-                from .audio import AudioPipeline
+        if not wants_sound:
+            return self.generate(request, generator=generator, decode_chunk_size=decode_chunk_size,
+                                 callback=callback, cancel=cancel)
+        from .audio import AudioPipeline
 
-                audio = sound if isinstance(sound, AudioPipeline) else AudioPipeline.from_pretrained(
-                    device=str(self.device))
-                sound_prompt = sound if isinstance(sound, str) and sound_prompt is None else sound_prompt
-            track = validation.soundtrack(request, limits=None if audio is None else audio.limits,
-                                          source=getattr(audio, "name", ""), prompt=sound_prompt, file=sound_file)
-        out = self.generate(request, generator=generator, decode_chunk_size=decode_chunk_size, callback=callback,
-                            cancel=cancel)
-        return out if track is None else add_sound(out, track, audio, cancel=cancel)
+        audio = sound if isinstance(sound, AudioPipeline) else None
+        limits, source = (audio.limits, audio.name) if audio is not None else (None, "")
+        if sound_file is None and audio is None:  # the shipped audio model: checked on its configs, loaded after
+            resolved = resolve_limits(default_model("audio"))
+            limits, source = resolved.limits, resolved.source
+            sound_prompt = sound if isinstance(sound, str) and sound_prompt is None else sound_prompt
+        request, track = validation.soundtrack(request, limits=limits, source=source, prompt=sound_prompt,
+                                               file=sound_file)
+        out = self.generate(request, decode_chunk_size=decode_chunk_size, callback=callback, cancel=cancel)
+        if sound_file is None and audio is None:
+            audio = AudioPipeline.from_pretrained(resolved, device=str(self.device))
+        return add_sound(out, track, audio, cancel=cancel)
 
     def generate(self, request: VideoRequest, *, generator: torch.Generator | None = None,
                  decode_chunk_size: int = 8, callback: StepCallback | None = None,
